@@ -1,0 +1,123 @@
+// Elementwise kernels: ReLU forward/backward, bias add and its gradient, fill.
+// Layout legend: (outer, channels, inner) is (N, C, 1) for an (N, C) tensor and (N, C, H * W) for an (N, C, H, W) one.
+// Activation gradients are overwritten; parameter gradients (dBias) accumulate with +=.
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace GpuNet.Kernels;
+
+/// <summary>(outer, channels, inner) of a tensor whose channel is dimension 1.</summary>
+internal readonly record struct ChannelLayout(int Outer, int Channels, int Inner)
+{
+    /// <summary>Elements per channel: outer * inner.</summary>
+    public int PerChannel => Outer * Inner;
+
+    /// <summary>The flat index of element <paramref name="e"/> (0 .. PerChannel) of channel <paramref name="channel"/>.</summary>
+    public int Index(int channel, int e) => ((e / Inner) * Channels * Inner) + (channel * Inner) + (e % Inner);
+
+    /// <summary>The channel of flat index <paramref name="index"/>.</summary>
+    public int ChannelOf(int index) => (index / Inner) % Channels;
+}
+
+/// <summary>ReLU, bias add, bias gradient and fill.</summary>
+public sealed class Elementwise
+{
+    private readonly LaunchPolicy policy;
+    private readonly ItemKernel<ReluForwardOp> reluForward;
+    private readonly ItemKernel<ReluBackwardOp> reluBackward;
+    private readonly ItemKernel<BiasAddOp> biasAdd;
+    private readonly ItemKernel<FillOp> fill;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ChannelLayout> biasGradient;
+
+    internal Elementwise(Accelerator accelerator, LaunchPolicy policy)
+    {
+        this.policy = policy;
+        reluForward = new(accelerator, policy);
+        reluBackward = new(accelerator, policy);
+        biasAdd = new(accelerator, policy);
+        fill = new(accelerator, policy);
+        biasGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ChannelLayout>(BiasGradientKernel);
+    }
+
+    /// <summary>output[i] = max(input[i], 0). The two may be the same tensor.</summary>
+    public void ReluForward(TensorView<float> output, TensorView<float> input)
+    {
+        Check.SameShape(output, nameof(output), input, nameof(input));
+        reluForward.Launch(new ReluForwardOp(output.Data, input.Data), input.Length);
+    }
+
+    /// <summary>dInput[i] = output[i] &gt; 0 ? dOutput[i] : 0, from the saved forward output. dInput may be dOutput.</summary>
+    public void ReluBackward(TensorView<float> dInput, TensorView<float> dOutput, TensorView<float> output)
+    {
+        Check.SameShape(dInput, nameof(dInput), dOutput, nameof(dOutput));
+        Check.SameShape(output, nameof(output), dOutput, nameof(dOutput));
+        reluBackward.Launch(new ReluBackwardOp(dInput.Data, dOutput.Data, output.Data), dInput.Length);
+    }
+
+    /// <summary>output[n, c, ...] += bias[c] for an (N, C) or (N, C, H, W) output.</summary>
+    public void BiasAdd(TensorView<float> output, TensorView<float> bias)
+    {
+        var (outer, channels, inner) = Check.ChannelLayout(output, nameof(output));
+        Check.Shape(bias, new Shape(channels), nameof(bias));
+        biasAdd.Launch(new BiasAddOp(output.Data, bias.Data, new ChannelLayout(outer, channels, inner)), output.Length);
+    }
+
+    /// <summary>dBias[c] += sum over n (and h, w) of dOutput[n, c, ...], summed in a fixed order.</summary>
+    public void BiasGradient(TensorView<float> dBias, TensorView<float> dOutput)
+    {
+        var (outer, channels, inner) = Check.ChannelLayout(dOutput, nameof(dOutput));
+        Check.Shape(dBias, new Shape(channels), nameof(dBias));
+        if (channels == 0)
+        {
+            return;
+        }
+
+        biasGradient(policy.PerGroup(channels), dBias.Data, dOutput.Data, new ChannelLayout(outer, channels, inner));
+    }
+
+    /// <summary>Sets every element of <paramref name="output"/> to <paramref name="value"/>.</summary>
+    public void Fill(TensorView<float> output, float value) => fill.Launch(new FillOp(output.Data, value), output.Length);
+
+    /// <summary>One group per channel: each thread sums a strided share, then the group sums in a fixed tree.</summary>
+    [GpuKernel]
+    internal static void BiasGradientKernel(ArrayView<float> dBias, ArrayView<float> dOutput, ChannelLayout layout)
+    {
+        var scratch = SharedMemory.Allocate<float>(LaunchPolicy.MaxReduceGroupSize);
+        int channel = Grid.IdxX;
+        float sum = 0f;
+        for (int e = Group.IdxX; e < layout.PerChannel; e += Group.DimX)
+        {
+            sum += dOutput[layout.Index(channel, e)];
+        }
+
+        sum = KernelSupport.GroupSum(scratch, sum);
+        if (Group.IdxX == 0)
+        {
+            dBias[channel] += sum;
+        }
+    }
+
+    internal readonly record struct ReluForwardOp(ArrayView<float> Output, ArrayView<float> Input) : IItemOp
+    {
+        public void Apply(int index)
+        {
+            float x = Input[index];
+            Output[index] = x > 0f ? x : 0f;
+        }
+    }
+
+    internal readonly record struct ReluBackwardOp(ArrayView<float> DInput, ArrayView<float> DOutput, ArrayView<float> Output) : IItemOp
+    {
+        public void Apply(int index) => DInput[index] = Output[index] > 0f ? DOutput[index] : 0f;
+    }
+
+    internal readonly record struct BiasAddOp(ArrayView<float> Output, ArrayView<float> Bias, ChannelLayout Layout) : IItemOp
+    {
+        public void Apply(int index) => Output[index] += Bias[Layout.ChannelOf(index)];
+    }
+
+    internal readonly record struct FillOp(ArrayView<float> Output, float Value) : IItemOp
+    {
+        public void Apply(int index) => Output[index] = Value;
+    }
+}

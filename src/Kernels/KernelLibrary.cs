@@ -1,0 +1,35 @@
+using ILGPU.Runtime;
+
+namespace GpuNet.Kernels;
+
+/// <summary>
+/// Every launcher, loaded once for one accelerator, with the launch policy that shapes their launches. Kernels are
+/// compiled when this is built, so a code-generation failure shows at start-up, not mid-training.
+/// </summary>
+public sealed class KernelLibrary
+{
+    /// <summary>Loads every kernel family on <paramref name="accelerator"/>.</summary>
+    public KernelLibrary(Accelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        Accelerator = accelerator;
+        Policy = new LaunchPolicy(accelerator);
+        Gemm = new Gemm(accelerator, Policy);
+        Elementwise = new Elementwise(accelerator, Policy);
+    }
+
+    /// <summary>The accelerator the kernels run on.</summary>
+    public Accelerator Accelerator { get; }
+
+    /// <summary>The launch shapes chosen for this accelerator.</summary>
+    public LaunchPolicy Policy { get; }
+
+    /// <summary>GEMM.</summary>
+    public Gemm Gemm { get; }
+
+    /// <summary>ReLU, bias add and gradient, fill.</summary>
+    public Elementwise Elementwise { get; }
+
+    /// <summary>Waits until every launched kernel has finished.</summary>
+    public void Synchronize() => Accelerator.Synchronize();
+}
