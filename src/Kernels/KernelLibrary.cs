@@ -16,6 +16,11 @@ public sealed class KernelLibrary
         Policy = new LaunchPolicy(accelerator);
         Gemm = new Gemm(accelerator, Policy);
         Elementwise = new Elementwise(accelerator, Policy);
+        Convolution = new Convolution(accelerator, Policy, Gemm, Elementwise);
+        Pooling = new Pooling(accelerator, Policy);
+        BatchNorm = new BatchNorm(accelerator, Policy);
+        SoftmaxCrossEntropy = new SoftmaxCrossEntropy(accelerator, Policy);
+        Optimizers = new Optimizers(accelerator, Policy);
     }
 
     /// <summary>The accelerator the kernels run on.</summary>
@@ -29,6 +34,21 @@ public sealed class KernelLibrary
 
     /// <summary>ReLU, bias add and gradient, fill.</summary>
     public Elementwise Elementwise { get; }
+
+    /// <summary>Convolution by im2col + GEMM.</summary>
+    public Convolution Convolution { get; }
+
+    /// <summary>Max and average pooling.</summary>
+    public Pooling Pooling { get; }
+
+    /// <summary>Batch normalization.</summary>
+    public BatchNorm BatchNorm { get; }
+
+    /// <summary>Fused softmax cross-entropy.</summary>
+    public SoftmaxCrossEntropy SoftmaxCrossEntropy { get; }
+
+    /// <summary>SGD and Adam updates.</summary>
+    public Optimizers Optimizers { get; }
 
     /// <summary>Waits until every launched kernel has finished.</summary>
     public void Synchronize() => Accelerator.Synchronize();

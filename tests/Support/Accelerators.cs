@@ -54,6 +54,17 @@ public static class Accelerators
         return entry.Library;
     }
 
+    /// <summary>Runs <paramref name="body"/> on accelerator <paramref name="name"/> (or skips), alone on it, with test buffers.</summary>
+    public static void Run(string name, Action<KernelLibrary, Buffers> body)
+    {
+        var library = Get(name);
+        lock (GateFor(library))
+        {
+            using var buffers = new Buffers(library);
+            body(library, buffers);
+        }
+    }
+
     /// <summary>Serializes use of one accelerator: kernels are launched on its default stream.</summary>
     public static Lock GateFor(KernelLibrary library) => library.Accelerator.AcceleratorType switch
     {

@@ -1,0 +1,101 @@
+// Fused softmax cross-entropy over logits (N, K) and integer labels (N), in one pass:
+//   loss_n = log(sum_j exp(z_nj - max_n)) - (z_n,label - max_n)   (the max-subtraction trick)
+//   dLogits[n, j] = (softmax(z_n)_j - [j == label_n]) * gradScale  (gradScale = 1 / N for the batch-mean loss)
+//   lossSum = sum_n loss_n; correct = #{n : argmax_j z_nj == label_n} (first maximum wins).
+// With accumulate, lossSum and correct are added to instead of overwritten (running totals stay on the device).
+// A label outside 0 .. K - 1 gives a NaN loss for its row. One group sums the batch in a fixed order.
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace GpuNet.Kernels;
+
+/// <summary>Sizes and scalars of one softmax cross-entropy launch.</summary>
+internal readonly record struct SoftmaxArgs(int Rows, int Classes, float GradScale, int Accumulate);
+
+/// <summary>The fused softmax cross-entropy loss, its gradient and the count of correct predictions.</summary>
+public sealed class SoftmaxCrossEntropy
+{
+    private readonly LaunchPolicy policy;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>, SoftmaxArgs> kernel;
+
+    internal SoftmaxCrossEntropy(Accelerator accelerator, LaunchPolicy policy)
+    {
+        this.policy = policy;
+        kernel = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<int>, SoftmaxArgs>(Kernel);
+    }
+
+    /// <summary>
+    /// Writes dLogits (N, K) = (softmax - onehot) / N, the sum of the N per-sample losses into lossSum (1) and the count
+    /// of correct predictions into correct (1); adds to both instead when <paramref name="accumulate"/>.
+    /// </summary>
+    public void Compute(
+        TensorView<float> dLogits,
+        TensorView<float> lossSum,
+        TensorView<int> correct,
+        TensorView<float> logits,
+        TensorView<int> labels,
+        bool accumulate = false)
+    {
+        Check.Rank(logits, 2, nameof(logits));
+        Check.SameShape(dLogits, nameof(dLogits), logits, nameof(logits));
+        Check.Shape(labels, new Shape(logits.Shape[0]), nameof(labels));
+        Check.Shape(lossSum, new Shape(1), nameof(lossSum));
+        Check.Shape(correct, new Shape(1), nameof(correct));
+        int rows = logits.Shape[0], classes = logits.Shape[1];
+        if (classes == 0)
+        {
+            throw new ArgumentException($"Softmax cross-entropy needs at least one class, got logits of shape {logits.Shape}.", nameof(logits));
+        }
+
+        var args = new SoftmaxArgs(rows, classes, rows == 0 ? 0f : 1f / rows, accumulate ? 1 : 0);
+        kernel(policy.PerGroup(1), dLogits.Data, lossSum.Data, correct.Data, logits.Data, labels.Data, args);
+    }
+
+    [GpuKernel]
+    internal static void Kernel(
+        ArrayView<float> dLogits, ArrayView<float> lossSum, ArrayView<int> correct, ArrayView<float> logits, ArrayView<int> labels, SoftmaxArgs a)
+    {
+        var scratch = SharedMemory.Allocate<float>(LaunchPolicy.MaxReduceGroupSize);
+        float loss = 0f, hits = 0f;
+        for (int row = Group.IdxX; row < a.Rows; row += Group.DimX)
+        {
+            int rowBase = row * a.Classes;
+            float max = logits[rowBase];
+            int argmax = 0;
+            for (int j = 1; j < a.Classes; j++)
+            {
+                float z = logits[rowBase + j];
+                if (z > max)
+                {
+                    max = z;
+                    argmax = j;
+                }
+            }
+
+            float sumExp = 0f;
+            for (int j = 0; j < a.Classes; j++)
+            {
+                sumExp += MathF.Exp(logits[rowBase + j] - max);
+            }
+
+            int label = labels[row];
+            bool valid = label >= 0 && label < a.Classes;
+            loss += valid ? MathF.Log(sumExp) - (logits[rowBase + label] - max) : float.NaN;
+            hits += argmax == label ? 1f : 0f;
+            float inverseSum = 1f / sumExp;
+            for (int j = 0; j < a.Classes; j++)
+            {
+                float p = MathF.Exp(logits[rowBase + j] - max) * inverseSum;
+                dLogits[rowBase + j] = (p - (j == label ? 1f : 0f)) * a.GradScale;
+            }
+        }
+
+        loss = KernelSupport.GroupSum(scratch, loss);
+        hits = KernelSupport.GroupSum(scratch, hits);
+        if (Group.IdxX == 0)
+        {
+            lossSum[0] = a.Accumulate != 0 ? lossSum[0] + loss : loss;
+            correct[0] = a.Accumulate != 0 ? correct[0] + (int)hits : (int)hits;
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using GpuNet.Kernels;
+using GpuNet.Tests.Support;
+
+namespace GpuNet.Tests.Kernels;
+
+public sealed class ConvolutionTests
+{
+    public static TheoryData<string> Accelerators => Support.Accelerators.All;
+
+    // (N, C, H, W, Cout, K, stride, padding): the VGG's 3x3/1/1, a 1x1 input under a 3x3 kernel with padding wider
+    // than the border, strides 2 and 3, a 1x1 kernel, an even kernel, non-square inputs, primes.
+    private static readonly (int N, int C, int H, int W, int Cout, int K, int S, int P)[] Cases =
+    [
+        (2, 3, 5, 5, 4, 3, 1, 1), (1, 1, 1, 1, 2, 3, 1, 1), (2, 2, 7, 6, 3, 3, 2, 0), (1, 2, 4, 4, 5, 1, 1, 0),
+        (3, 1, 5, 5, 2, 5, 3, 2), (1, 3, 6, 5, 2, 2, 2, 1), (1, 2, 3, 7, 1, 3, 1, 2),
+    ];
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void ForwardAndBackwardMatchReferenceAndFiniteDifferences(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    {
+        var random = new Random(10);
+        foreach (var (n, c, h, w, cout, k, s, p) in Cases)
+        {
+            string what = $"conv N{n} C{c} {h}x{w} -> {cout}, k{k} s{s} p{p} on {accelerator}";
+            var window = new Window(k, s, p);
+            var inputShape = new Shape(n, c, h, w);
+            var weightShape = new Shape(cout, c, k, k);
+            var outputShape = Convolution.OutputShape(inputShape, weightShape, window);
+            float[] x = Numerics.Normal(random, inputShape.Length), wt = Numerics.Normal(random, weightShape.Length);
+            float[] b = Numerics.Normal(random, cout), r = Numerics.Normal(random, outputShape.Length);
+
+            var input = buffers.Upload(x, n, c, h, w);
+            var weight = buffers.Upload(wt, cout, c, k, k);
+            var bias = buffers.Upload(b, cout);
+            var output = buffers.Garbage(outputShape[0], outputShape[1], outputShape[2], outputShape[3]);
+            var columns = buffers.Garbage(Convolution.ColumnsLength(inputShape, weightShape, window));
+            var scratch = buffers.Garbage(Convolution.ScratchLength(inputShape, weightShape, window));
+            library.Convolution.Forward(output, input, weight, bias, window, columns, scratch);
+
+            double[] xd = Numerics.ToDouble(x), wd = Numerics.ToDouble(wt), bd = Numerics.ToDouble(b);
+            Numerics.AssertClose(Reference.Conv2d(xd, wd, bd, n, c, h, w, cout, k, s, p), buffers.Read(output), 1e-4, 1e-4, what + " forward");
+
+            // Parameter gradients start non-zero and must accumulate; dInput must be overwritten (it starts as NaN).
+            float[] dWeight0 = Numerics.Normal(random, weightShape.Length), dBias0 = Numerics.Normal(random, cout);
+            var dWeight = buffers.Upload(dWeight0, cout, c, k, k);
+            var dBias = buffers.Upload(dBias0, cout);
+            var dInput = buffers.Garbage(n, c, h, w);
+            var dOutput = buffers.Upload(r, outputShape[0], outputShape[1], outputShape[2], outputShape[3]);
+            library.Convolution.Backward(dInput, dWeight, dBias, dOutput, weight, inputShape, window, columns, scratch);
+
+            double Loss(double[] xs, double[] ws, double[] bs) => Reference.Dot(Reference.Conv2d(xs, ws, bs, n, c, h, w, cout, k, s, p), r);
+            var gx = Reference.Gradient(v => Loss(v, wd, bd), xd);
+            var gw = Reference.Gradient(v => Loss(xd, v, bd), wd);
+            var gb = Reference.Gradient(v => Loss(xd, wd, v), bd);
+            Numerics.AssertClose(gx, buffers.Read(dInput), 1e-3, 1e-3, what + " dInput");
+            Numerics.AssertClose(gw.Select((g, i) => g + dWeight0[i]).ToArray(), buffers.Read(dWeight), 1e-3, 1e-3, what + " dWeight");
+            Numerics.AssertClose(gb.Select((g, i) => g + dBias0[i]).ToArray(), buffers.Read(dBias), 1e-3, 1e-3, what + " dBias");
+        }
+    });
+
+    [Fact]
+    public void BackwardWithoutInputGradientStillGivesParameterGradients() => Support.Accelerators.Run("cpu", (library, buffers) =>
+    {
+        var random = new Random(11);
+        var window = new Window(3, 1, 1);
+        var inputShape = new Shape(2, 1, 4, 4);
+        var weightShape = new Shape(2, 1, 3, 3);
+        var x = Numerics.Normal(random, inputShape.Length);
+        var columns = buffers.Garbage(Convolution.ColumnsLength(inputShape, weightShape, window));
+        var scratch = buffers.Garbage(Convolution.ScratchLength(inputShape, weightShape, window));
+        var weight = buffers.Upload(Numerics.Normal(random, weightShape.Length), 2, 1, 3, 3);
+        var output = buffers.Garbage(2, 2, 4, 4);
+        library.Convolution.Forward(output, buffers.Upload(x, 2, 1, 4, 4), weight, buffers.Upload(new float[2], 2), window, columns, scratch);
+        var dBias = buffers.Upload(new float[2], 2);
+        var dWeight = buffers.Upload(new float[weightShape.Length], 2, 1, 3, 3);
+        var ones = Enumerable.Repeat(1f, output.Length).ToArray();
+        library.Convolution.Backward(null, dWeight, dBias, buffers.Upload(ones, 2, 2, 4, 4), weight, inputShape, window, columns, scratch);
+        Numerics.AssertClose(new double[] { 32, 32 }, buffers.Read(dBias), 0, 1e-6, "dBias = number of output positions");
+        var centre = buffers.Read(dWeight)[4];
+        Assert.Equal(x.Sum(), centre, 1e-3);
+    });
+
+    [Fact]
+    public void MismatchedWeightNamesBothShapes() => Support.Accelerators.Run("cpu", (library, buffers) =>
+    {
+        var input = buffers.Garbage(1, 3, 5, 5);
+        var weight = buffers.Garbage(4, 2, 3, 3);
+        var error = Assert.Throws<ArgumentException>(() => library.Convolution.Forward(
+            buffers.Garbage(1, 4, 5, 5), input, weight, buffers.Garbage(4), new Window(3, 1, 1), buffers.Garbage(1000), buffers.Garbage(1000)));
+        Assert.Contains("(4, 2, 3, 3)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("(1, 3, 5, 5)", error.Message, StringComparison.Ordinal);
+    });
+}

@@ -1,0 +1,223 @@
+namespace GpuNet.Tests.Support;
+
+/// <summary>Plain C# references in double for every kernel family, and central finite differences.</summary>
+public static class Reference
+{
+    /// <summary>Central differences of <paramref name="f"/> at <paramref name="x"/> with step <paramref name="h"/>.</summary>
+    public static double[] Gradient(Func<double[], double> f, double[] x, double h = 1e-5)
+    {
+        var gradient = new double[x.Length];
+        var probe = (double[])x.Clone();
+        for (int i = 0; i < x.Length; i++)
+        {
+            probe[i] = x[i] + h;
+            double plus = f(probe);
+            probe[i] = x[i] - h;
+            double minus = f(probe);
+            probe[i] = x[i];
+            gradient[i] = (plus - minus) / (2 * h);
+        }
+
+        return gradient;
+    }
+
+    /// <summary>sum_i a[i] * b[i].</summary>
+    public static double Dot(double[] a, float[] b)
+    {
+        double sum = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            sum += a[i] * b[i];
+        }
+
+        return sum;
+    }
+
+    public static double[] Conv2d(double[] x, double[] w, double[] b, int n, int c, int h, int wd, int cout, int k, int s, int p)
+    {
+        int oh = ((h + (2 * p) - k) / s) + 1, ow = ((wd + (2 * p) - k) / s) + 1;
+        var y = new double[n * cout * oh * ow];
+        for (int ni = 0; ni < n; ni++)
+        {
+            for (int o = 0; o < cout; o++)
+            {
+                for (int i = 0; i < oh; i++)
+                {
+                    for (int j = 0; j < ow; j++)
+                    {
+                        double sum = b[o];
+                        for (int ci = 0; ci < c; ci++)
+                        {
+                            for (int kh = 0; kh < k; kh++)
+                            {
+                                for (int kw = 0; kw < k; kw++)
+                                {
+                                    int hi = (i * s) - p + kh, wi = (j * s) - p + kw;
+                                    if (hi >= 0 && hi < h && wi >= 0 && wi < wd)
+                                    {
+                                        sum += x[(((((ni * c) + ci) * h) + hi) * wd) + wi] * w[(((((o * c) + ci) * k) + kh) * k) + kw];
+                                    }
+                                }
+                            }
+                        }
+
+                        y[(((((ni * cout) + o) * oh) + i) * ow) + j] = sum;
+                    }
+                }
+            }
+        }
+
+        return y;
+    }
+
+    /// <summary>Max pooling; argmax is h * W + w of the first maximum in the window.</summary>
+    public static (double[] Output, int[] Argmax) MaxPool(double[] x, int n, int c, int h, int w, int k, int s, int p)
+    {
+        int oh = ((h + (2 * p) - k) / s) + 1, ow = ((w + (2 * p) - k) / s) + 1;
+        var y = new double[n * c * oh * ow];
+        var arg = new int[y.Length];
+        for (int plane = 0; plane < n * c; plane++)
+        {
+            for (int i = 0; i < oh; i++)
+            {
+                for (int j = 0; j < ow; j++)
+                {
+                    double best = double.NegativeInfinity;
+                    int bestIndex = -1;
+                    for (int kh = 0; kh < k; kh++)
+                    {
+                        for (int kw = 0; kw < k; kw++)
+                        {
+                            int hi = (i * s) - p + kh, wi = (j * s) - p + kw;
+                            if (hi >= 0 && hi < h && wi >= 0 && wi < w && x[(plane * h * w) + (hi * w) + wi] > best)
+                            {
+                                best = x[(plane * h * w) + (hi * w) + wi];
+                                bestIndex = (hi * w) + wi;
+                            }
+                        }
+                    }
+
+                    int o = (((plane * oh) + i) * ow) + j;
+                    y[o] = best;
+                    arg[o] = bestIndex;
+                }
+            }
+        }
+
+        return (y, arg);
+    }
+
+    /// <summary>Average pooling with padding counted as zeros (divisor k * k).</summary>
+    public static double[] AvgPool(double[] x, int n, int c, int h, int w, int k, int s, int p)
+    {
+        int oh = ((h + (2 * p) - k) / s) + 1, ow = ((w + (2 * p) - k) / s) + 1;
+        var y = new double[n * c * oh * ow];
+        for (int plane = 0; plane < n * c; plane++)
+        {
+            for (int i = 0; i < oh; i++)
+            {
+                for (int j = 0; j < ow; j++)
+                {
+                    double sum = 0;
+                    for (int kh = 0; kh < k; kh++)
+                    {
+                        for (int kw = 0; kw < k; kw++)
+                        {
+                            int hi = (i * s) - p + kh, wi = (j * s) - p + kw;
+                            if (hi >= 0 && hi < h && wi >= 0 && wi < w)
+                            {
+                                sum += x[(plane * h * w) + (hi * w) + wi];
+                            }
+                        }
+                    }
+
+                    y[(((plane * oh) + i) * ow) + j] = sum / (k * k);
+                }
+            }
+        }
+
+        return y;
+    }
+
+    /// <summary>Training batch norm over layout (outer, channels, inner); returns y, mean, biased variance.</summary>
+    public static (double[] Output, double[] Mean, double[] Variance) BatchNorm(
+        double[] x, double[] gamma, double[] beta, int outer, int channels, int inner, double eps)
+    {
+        var y = new double[x.Length];
+        var mean = new double[channels];
+        var variance = new double[channels];
+        int m = outer * inner;
+        for (int c = 0; c < channels; c++)
+        {
+            double sum = 0;
+            for (int o = 0; o < outer; o++)
+            {
+                for (int i = 0; i < inner; i++)
+                {
+                    sum += x[(((o * channels) + c) * inner) + i];
+                }
+            }
+
+            mean[c] = sum / m;
+            double squares = 0;
+            for (int o = 0; o < outer; o++)
+            {
+                for (int i = 0; i < inner; i++)
+                {
+                    double d = x[(((o * channels) + c) * inner) + i] - mean[c];
+                    squares += d * d;
+                }
+            }
+
+            variance[c] = squares / m;
+            for (int o = 0; o < outer; o++)
+            {
+                for (int i = 0; i < inner; i++)
+                {
+                    int index = (((o * channels) + c) * inner) + i;
+                    y[index] = (gamma[c] * (x[index] - mean[c]) / Math.Sqrt(variance[c] + eps)) + beta[c];
+                }
+            }
+        }
+
+        return (y, mean, variance);
+    }
+
+    /// <summary>Per-row cross-entropy of softmax(logits) and the count of first-argmax hits.</summary>
+    public static (double[] Losses, int Correct, double[] Probabilities) SoftmaxCrossEntropy(double[] logits, int[] labels, int classes)
+    {
+        int rows = labels.Length;
+        var losses = new double[rows];
+        var probabilities = new double[logits.Length];
+        int correct = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            double max = double.NegativeInfinity;
+            int argmax = 0;
+            for (int j = 0; j < classes; j++)
+            {
+                if (logits[(r * classes) + j] > max)
+                {
+                    max = logits[(r * classes) + j];
+                    argmax = j;
+                }
+            }
+
+            double sum = 0;
+            for (int j = 0; j < classes; j++)
+            {
+                sum += Math.Exp(logits[(r * classes) + j] - max);
+            }
+
+            for (int j = 0; j < classes; j++)
+            {
+                probabilities[(r * classes) + j] = Math.Exp(logits[(r * classes) + j] - max) / sum;
+            }
+
+            losses[r] = Math.Log(sum) - (logits[(r * classes) + labels[r]] - max);
+            correct += argmax == labels[r] ? 1 : 0;
+        }
+
+        return (losses, correct, probabilities);
+    }
+}
