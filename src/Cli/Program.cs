@@ -18,7 +18,7 @@ public static class Program
     /// <summary>Runs the command line with <paramref name="args"/>, writing to the given streams; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var root = BuildRoot(output, error);
+        var root = BuildRoot(output);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -42,11 +42,10 @@ public static class Program
         }
     }
 
-    private static RootCommand BuildRoot(TextWriter output, TextWriter error)
+    private static RootCommand BuildRoot(TextWriter output)
     {
         var root = new RootCommand("GpuNet: train neural networks on a GPU with hand-written ILGPU kernels.");
         root.Subcommands.Add(DevicesCommand(output));
-        _ = error;
         return root;
     }
 

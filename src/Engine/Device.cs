@@ -89,7 +89,7 @@ public static class DeviceSelector
     };
 
     internal static Context CreateContext() =>
-        Context.Create(builder => builder.Cuda().OpenCL().CPU(CpuDevice).Optimize(OptimizationLevel.O2));
+        Context.Create(builder => KernelContext.Configure(builder.Cuda().OpenCL().CPU(CpuDevice)));
 }
 
 /// <summary>An open accelerator: the ILGPU context, the accelerator and the kernels loaded on it. Dispose to release.</summary>

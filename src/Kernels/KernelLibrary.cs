@@ -1,3 +1,5 @@
+using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 
 namespace GpuNet.Kernels;
@@ -52,4 +54,18 @@ public sealed class KernelLibrary
 
     /// <summary>Waits until every launched kernel has finished.</summary>
     public void Synchronize() => Accelerator.Synchronize();
+}
+
+/// <summary>How every ILGPU context that runs GpuNet's kernels is configured.</summary>
+public static class KernelContext
+{
+    /// <summary>
+    /// Enables ILGPU.Algorithms (the PTX backend has no intrinsic exp/log without it) and O2 optimization (vector
+    /// loads; OpenCL devices without generic address space need it).
+    /// </summary>
+    public static Context.Builder Configure(Context.Builder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.EnableAlgorithms().Optimize(OptimizationLevel.O2);
+    }
 }

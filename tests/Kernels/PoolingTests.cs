@@ -51,6 +51,18 @@ public sealed class PoolingTests
 
     [Theory]
     [MemberData(nameof(Accelerators))]
+    public void MaxPoolingTiesGoToTheFirstElementOfTheWindow(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    {
+        var x = Enumerable.Repeat(1f, 2 * 5 * 5).ToArray();
+        var window = new Window(3, 2, 1);
+        var output = buffers.Garbage(1, 2, 3, 3);
+        var argmax = buffers.IntGarbage(1, 2, 3, 3);
+        library.Pooling.MaxForward(output, argmax, buffers.Upload(x, 1, 2, 5, 5), window);
+        Assert.Equal(Reference.MaxPool(Numerics.ToDouble(x), 1, 2, 5, 5, 3, 2, 1).Argmax, buffers.Read(argmax));
+    });
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
     public void AveragePoolingMatchesReferenceAndFiniteDifferences(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
     {
         var random = new Random(21);

@@ -21,7 +21,26 @@ public static class Accelerators
     private static readonly Lazy<Entry> OpenCl = new(CreateOpenCl);
     private static readonly Lazy<Entry> Cuda = new(CreateCuda);
     private static readonly Lock ReportLock = new();
-    private static readonly HashSet<string> Reported = [];
+    private static readonly SortedSet<string> Reported = [];
+
+    /// <summary>One line naming the accelerators this run used and those it skipped, with why.</summary>
+    public static string CoverageLine()
+    {
+        var absent = new List<string>();
+        foreach (var (name, lazy) in new[] { ("cpu", Cpu), ("opencl", OpenCl), ("cuda", Cuda) })
+        {
+            if (lazy.IsValueCreated && lazy.Value.Absent is { } why)
+            {
+                absent.Add($"{name} ({why})");
+            }
+        }
+
+        lock (ReportLock)
+        {
+            return $"GpuNet accelerators covered: {(Reported.Count == 0 ? "none" : string.Join(", ", Reported))}; " +
+                $"skipped: {(absent.Count == 0 ? "none" : string.Join(", ", absent))}";
+        }
+    }
 
     /// <summary>The kernel library on accelerator <paramref name="name"/>, or a skip with the reason it is absent.</summary>
     public static KernelLibrary Get(string name)
@@ -45,10 +64,7 @@ public static class Accelerators
 
         lock (ReportLock)
         {
-            if (Reported.Add(name))
-            {
-                Console.Error.WriteLine($"[GpuNet.Tests] running on {name}: {entry.Library.Accelerator.Name}");
-            }
+            Reported.Add($"{name} ({entry.Library.Accelerator.Name})");
         }
 
         return entry.Library;
@@ -80,7 +96,7 @@ public static class Accelerators
 
     private static Entry CreateCpu()
     {
-        var context = Context.Create(builder => builder.CPU(GpuNet.Engine.DeviceSelector.CpuDevice).Optimize(OptimizationLevel.O2));
+        var context = Context.Create(builder => KernelContext.Configure(builder.CPU(GpuNet.Engine.DeviceSelector.CpuDevice)));
         return new Entry(new KernelLibrary(context.CreateCPUAccelerator(0)), null);
     }
 
@@ -100,7 +116,7 @@ public static class Accelerators
     {
         try
         {
-            var context = Context.Create(builder => builder.Cuda().Optimize(OptimizationLevel.O2));
+            var context = Context.Create(builder => KernelContext.Configure(builder.Cuda()));
             var devices = context.GetCudaDevices();
             if (devices.Count == 0)
             {
@@ -127,7 +143,7 @@ public static class Accelerators
     {
         try
         {
-            var context = Context.Create(builder => builder.OpenCL(_ => true).Optimize(OptimizationLevel.O2));
+            var context = Context.Create(builder => KernelContext.Configure(builder.OpenCL(_ => true)));
             var devices = context.GetCLDevices();
             if (devices.Count == 0)
             {

@@ -1,0 +1,33 @@
+using GpuNet.Cli;
+
+namespace GpuNet.Tests.Cli;
+
+public sealed class CliTests
+{
+    private static (int Code, string Output, string Error) Run(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int code = Program.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void DevicesListsTheCpuAcceleratorAndMarksAutosPick()
+    {
+        var (code, output, error) = Run("devices");
+        Assert.Equal(0, code);
+        Assert.Equal("", error);
+        Assert.Contains("cpu", output, StringComparison.Ordinal);
+        Assert.Contains("(auto)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AnUnknownCommandIsAUsageErrorWithoutAStackTrace()
+    {
+        var (code, _, error) = Run("frobnicate");
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("frobnicate", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,70 @@
+using GpuNet.Kernels;
+using ILGPU;
+using ILGPU.Backends;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+
+namespace GpuNet.Tests.Kernels;
+
+/// <summary>CUDA code generation, checked with no GPU: ILGPU's PTX backend needs no device to compile.</summary>
+public sealed class CodeGenerationTests
+{
+    [Fact]
+    public void CatalogHoldsEveryKernelFamily()
+    {
+        var names = KernelCatalog.All().Select(m => m.IsGenericMethod ? m.GetGenericArguments()[0].Name : m.Name).ToHashSet();
+        foreach (string expected in new[]
+        {
+            "TiledKernel", "CoarseKernel", "BiasGradientKernel", "TrainingForwardKernel", "BackwardKernel", "Kernel",
+            "ReluForwardOp", "ReluBackwardOp", "BiasAddOp", "FillOp", "Im2ColOp", "Col2ImOp", "ToBatchMajorOp", "ToChannelMajorOp",
+            "MaxForwardOp", "MaxBackwardOp", "AverageForwardOp", "AverageBackwardOp", "InferenceOp", "SgdOp", "AdamOp",
+        })
+        {
+            Assert.Contains(expected, names);
+        }
+    }
+
+    [Fact]
+    public void EveryKernelCompilesToPtxForSm90()
+    {
+        using var context = Context.Create(builder => KernelContext.Configure(builder));
+        using var backend = new PTXBackend(
+            context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null);
+        var failures = new List<string>();
+        int compiled = 0;
+        foreach (var method in KernelCatalog.All())
+        {
+            string name = method.IsGenericMethod ? $"{method.Name}<{method.GetGenericArguments()[0].Name}>" : $"{method.DeclaringType!.Name}.{method.Name}";
+            try
+            {
+                var kernel = backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), KernelSpecialization.Empty);
+                var ptx = Assert.IsType<PTXCompiledKernel>(kernel).PTXAssembly;
+                // ILGPU writes the lowest target the kernel needs (sm_80 or below), which an sm_90 driver JIT-compiles.
+                Assert.True(ptx.Contains(".entry", StringComparison.Ordinal) && ptx.Contains(".target sm_", StringComparison.Ordinal), ptx[..Math.Min(ptx.Length, 300)]);
+                compiled++;
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            {
+                failures.Add($"{name}: {e.GetType().Name}: {e.Message} {e.InnerException?.GetType().Name}: {e.InnerException?.Message}");
+            }
+        }
+
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+        Assert.True(compiled >= 20, $"only {compiled} kernels compiled");
+    }
+
+    [Fact]
+    public void TiledGemmUsesSharedMemoryAndBarriers()
+    {
+        using var context = Context.Create(builder => KernelContext.Configure(builder));
+        using var backend = new PTXBackend(
+            context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null);
+        var method = typeof(Gemm).GetMethod("TiledKernel", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!;
+        var ptx = ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), KernelSpecialization.Empty)).PTXAssembly;
+        Assert.Contains(".shared", ptx, StringComparison.Ordinal);
+        Assert.Contains("bar.sync", ptx, StringComparison.Ordinal);
+        Assert.Contains("ld.shared", ptx, StringComparison.Ordinal);
+    }
+}
