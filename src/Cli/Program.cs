@@ -7,18 +7,25 @@ namespace GpuNet.Cli;
 /// <summary>The gpunet command line: parses options, calls the engine, reports, maps failures to exit codes.</summary>
 public static class Program
 {
-    /// <summary>Exit code for a usage error (bad or conflicting options).</summary>
-    public const int UsageError = 2;
-
-    /// <summary>Exit code for a failure the engine reported (bad data, missing accelerator, ...).</summary>
+    /// <summary>Exit code for a failure the engine reported (bad data, missing accelerator, out of memory, ...).</summary>
     public const int Failure = 1;
 
-    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+    /// <summary>Exit code for a usage error (unknown, bad or conflicting options).</summary>
+    public const int UsageError = 2;
+
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error, interactive: !Console.IsOutputRedirected);
 
     /// <summary>Runs the command line with <paramref name="args"/>, writing to the given streams; returns the exit code.</summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    public static int Run(string[] args, TextWriter output, TextWriter error, bool interactive = false)
     {
-        var root = BuildRoot(output);
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        bool verbose = args.Contains("--verbose");
+        var root = new RootCommand("GpuNet: train neural networks on a GPU with hand-written ILGPU kernels.");
+        root.Subcommands.Add(TrainCommand.Create(output, interactive));
+        root.Subcommands.Add(EvalCommand.Create(output));
+        root.Subcommands.Add(DevicesCommand(output));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -35,30 +42,67 @@ public static class Program
         {
             return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
+        catch (ConfigurationException e)
+        {
+            error.WriteLine($"gpunet: {e.Message}");
+            return UsageError;
+        }
         catch (GpuNetException e)
         {
             error.WriteLine($"gpunet: {e.Message}");
+            if (verbose)
+            {
+                error.WriteLine(e.ToString());
+            }
+
+            return Failure;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"gpunet: {e.Message}");
+            if (verbose)
+            {
+                error.WriteLine(e.ToString());
+            }
+
             return Failure;
         }
     }
 
-    private static RootCommand BuildRoot(TextWriter output)
+    /// <summary>The --verbose option every command takes: print stack traces with errors.</summary>
+    internal static Option<bool> VerboseOption() => new("--verbose") { Description = "Print stack traces with errors." };
+
+    /// <summary>The --accelerator option: auto, cuda, opencl or cpu.</summary>
+    internal static Option<string> AcceleratorOption()
     {
-        var root = new RootCommand("GpuNet: train neural networks on a GPU with hand-written ILGPU kernels.");
-        root.Subcommands.Add(DevicesCommand(output));
-        return root;
+        var option = new Option<string>("--accelerator")
+        {
+            Description = "Where to run: auto (CUDA, then an OpenCL GPU, then the CPU accelerator), cuda, opencl or cpu.",
+            DefaultValueFactory = _ => "auto",
+        };
+        option.AcceptOnlyFromAmong("auto", "cuda", "opencl", "cpu");
+        return option;
     }
+
+    internal static AcceleratorKind ParseAccelerator(string? name) => name switch
+    {
+        "cuda" => AcceleratorKind.Cuda,
+        "opencl" => AcceleratorKind.OpenCL,
+        "cpu" => AcceleratorKind.Cpu,
+        _ => AcceleratorKind.Auto,
+    };
 
     private static Command DevicesCommand(TextWriter output)
     {
         var command = new Command("devices", "List every accelerator ILGPU sees, with its memory, and the one 'auto' picks.");
+        command.Options.Add(VerboseOption());
         command.SetAction(_ =>
         {
             var devices = DeviceSelector.List();
             var auto = DeviceSelector.Resolve(AcceleratorKind.Auto, devices);
             foreach (var d in devices)
             {
-                string mark = d == auto ? " (auto)" : "";
+                string mark = d == auto ? "  <- auto" : "";
                 output.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
                     $"{DeviceSelector.Describe(d.Kind),-7} {d.Name}  {d.MemoryBytes / (1024.0 * 1024 * 1024):F1} GiB{mark}"));

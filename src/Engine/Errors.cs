@@ -16,3 +16,42 @@ public class GpuNetException : Exception
 
 /// <summary>The requested accelerator is not present.</summary>
 public sealed class AcceleratorNotFoundException(string message) : GpuNetException(message);
+
+/// <summary>The device cannot hold what was asked of it.</summary>
+public sealed class DeviceMemoryException(string message, Exception inner) : GpuNetException(message, inner)
+{
+    /// <summary>Bytes in MiB or GiB, for messages.</summary>
+    public static string Format(long bytes) =>
+        bytes >= 1L << 30 ? $"{bytes / (double)(1L << 30):F2} GiB" : $"{bytes / (double)(1L << 20):F1} MiB";
+}
+
+/// <summary>A data file is missing or malformed; the message names the file and what is wrong.</summary>
+public sealed class DataException : GpuNetException
+{
+    public DataException(string message)
+        : base(message)
+    {
+    }
+
+    public DataException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}
+
+/// <summary>A checkpoint is missing, malformed or does not fit the model.</summary>
+public sealed class CheckpointException : GpuNetException
+{
+    public CheckpointException(string message)
+        : base(message)
+    {
+    }
+
+    public CheckpointException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}
+
+/// <summary>Settings that cannot work together (a usage error).</summary>
+public sealed class ConfigurationException(string message) : GpuNetException(message);

@@ -23,6 +23,7 @@ public sealed class KernelLibrary
         BatchNorm = new BatchNorm(accelerator, Policy);
         SoftmaxCrossEntropy = new SoftmaxCrossEntropy(accelerator, Policy);
         Optimizers = new Optimizers(accelerator, Policy);
+        Batching = new Batching(accelerator, Policy);
     }
 
     /// <summary>The accelerator the kernels run on.</summary>
@@ -51,6 +52,9 @@ public sealed class KernelLibrary
 
     /// <summary>SGD and Adam updates.</summary>
     public Optimizers Optimizers { get; }
+
+    /// <summary>Batch gathering and preprocessing.</summary>
+    public Batching Batching { get; }
 
     /// <summary>Waits until every launched kernel has finished.</summary>
     public void Synchronize() => Accelerator.Synchronize();

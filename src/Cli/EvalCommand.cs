@@ -1,0 +1,53 @@
+using System.CommandLine;
+using System.Globalization;
+using GpuNet.Engine;
+using GpuNet.Engine.Checkpoints;
+using GpuNet.Engine.Data;
+using GpuNet.Engine.Training;
+
+namespace GpuNet.Cli;
+
+/// <summary>gpunet eval: loads a model file and reports test loss and accuracy.</summary>
+internal static class EvalCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "A model.safetensors written by gpunet train.", Required = true };
+        var dataset = new Option<string?>("--dataset") { Description = "Data set to evaluate on (default: the one the model was trained on)." };
+        dataset.AcceptOnlyFromAmong("fashion-mnist", "mnist", "cifar10");
+        var dataDir = new Option<string?>("--data-dir") { Description = "Directory holding the data set's files." };
+        var batchSize = new Option<int>("--batch-size") { Description = "Evaluation batch size.", DefaultValueFactory = _ => 500 };
+        var accelerator = Program.AcceleratorOption();
+        var command = new Command("eval", "Evaluate a trained model on a data set's test split.")
+        {
+            checkpoint, dataset, dataDir, batchSize, accelerator, Program.VerboseOption(),
+        };
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(checkpoint)!;
+            int batch = parse.GetValue(batchSize);
+            if (batch < 1)
+            {
+                throw new ConfigurationException($"--batch-size must be at least 1, got {batch}.");
+            }
+
+            var (info, tensors) = ModelFile.Read(path);
+            string name = parse.GetValue(dataset) ?? (DataSets.Names.Contains(info.Dataset) ? info.Dataset : "fashion-mnist");
+            var data = DataSets.Load(name, parse.GetValue(dataDir));
+            var sample = data.SampleShape;
+            if (!info.Spec.InputShape.SequenceEqual([sample[0], sample[1], sample[2]]) || info.Spec.Classes != data.Classes)
+            {
+                throw new CheckpointException(
+                    $"{path}: the model takes ({string.Join(", ", info.Spec.InputShape)}) inputs and {info.Spec.Classes} classes but {name} has {sample} samples and {data.Classes} classes.");
+            }
+
+            using var device = Device.Open(Program.ParseAccelerator(parse.GetValue(accelerator)));
+            var (loss, accuracy) = Evaluation.Run(device, info, tensors, path, data, batch);
+            output.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"test loss {loss:F4}, accuracy {accuracy:F4} on {data.Test.Count} {name} test images ({DeviceSelector.Describe(device.Info.Kind)})"));
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,195 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using GpuNet.Engine;
+using GpuNet.Engine.Data;
+using GpuNet.Engine.Layers;
+using GpuNet.Engine.Training;
+
+namespace GpuNet.Cli;
+
+/// <summary>gpunet train: parses the options into a <see cref="TrainConfig"/> and runs the trainer.</summary>
+internal static class TrainCommand
+{
+    public static Command Create(TextWriter output, bool interactive)
+    {
+        var model = new Option<string>("--model") { Description = "mlp (the reference MLP), mlp-deep (the tuned MLP) or vgg (the ConvNet).", DefaultValueFactory = _ => "mlp" };
+        model.AcceptOnlyFromAmong("mlp", "mlp-deep", "vgg");
+        var dataset = new Option<string>("--dataset") { Description = "fashion-mnist (embedded), mnist or cifar10 (from --data-dir).", DefaultValueFactory = _ => "fashion-mnist" };
+        dataset.AcceptOnlyFromAmong("fashion-mnist", "mnist", "cifar10");
+        var dataDir = new Option<string?>("--data-dir") { Description = "Directory holding the data set's files (IDX or CIFAR-10 binary)." };
+        var hidden = new Option<int[]?>("--hidden") { Description = "Hidden layer widths, comma-separated (mlp: 100; mlp-deep: 512,512,256,128,64).", CustomParser = ParseWidths };
+        var optimizer = new Option<string?>("--optimizer") { Description = "sgd or adam (mlp: sgd; mlp-deep and vgg: adam)." };
+        optimizer.AcceptOnlyFromAmong("sgd", "adam");
+        var lr = new Option<double?>("--lr") { Description = "Learning rate (mlp: 2e-3; mlp-deep: 2e-4; vgg: 1e-4)." };
+        var momentum = new Option<double?>("--momentum") { Description = "SGD momentum (default 0)." };
+        var weightDecay = new Option<double?>("--weight-decay") { Description = "L2 weight decay (default 0)." };
+        var batchSize = new Option<int?>("--batch-size") { Description = "Batch size (mlp: 200; mlp-deep: 400; vgg: 32)." };
+        var steps = new Option<int?>("--steps") { Description = "Training steps (mlp: 1500; mlp-deep: 4000; vgg: 5000)." };
+        var evalEvery = new Option<int?>("--eval-every") { Description = "Evaluate on the whole test set every N steps and at the end (mlp: 100; vgg: 500)." };
+        var batchNorm = new Option<bool>("--batch-norm") { Description = "MLP: BatchNorm after each hidden Linear (Linear -> BatchNorm -> ReLU)." };
+        var init = new Option<string?>("--init") { Description = "Weight init: small-normal (N(0, 1e-4^2), the reference MLP's) or kaiming-uniform (PyTorch's default; mlp-deep and vgg)." };
+        init.AcceptOnlyFromAmong("small-normal", "kaiming-uniform");
+        var normalize = new Option<string>("--normalize") { Description = "none (subtract the mean image, keep the 0..255 scale) or standard (per-channel mean/std).", DefaultValueFactory = _ => "none" };
+        normalize.AcceptOnlyFromAmong("none", "standard");
+        var seed = new Option<int>("--seed") { Description = "Seed of initialization and data order.", DefaultValueFactory = _ => 42 };
+        var accelerator = Program.AcceleratorOption();
+        var outDir = new Option<string?>("--out") { Description = "Run directory (default runs/<timestamp>-<model>)." };
+        var force = new Option<bool>("--force") { Description = "Write into --out even if it already holds files." };
+
+        var command = new Command("train", "Train a model and write metrics.csv, summary.json, curves.png and model.safetensors.")
+        {
+            model, dataset, dataDir, hidden, optimizer, lr, momentum, weightDecay, batchSize, steps, evalEvery, batchNorm, init,
+            normalize, seed, accelerator, outDir, force, Program.VerboseOption(),
+        };
+        command.SetAction(parse =>
+        {
+            string modelName = parse.GetValue(model)!;
+            var defaults = TrainConfig.DefaultsFor(modelName);
+            var config = defaults with
+            {
+                Dataset = parse.GetValue(dataset)!,
+                DataDir = parse.GetValue(dataDir),
+                Hidden = parse.GetResult(hidden) is null ? defaults.Hidden : parse.GetValue(hidden)!,
+                Optimizer = parse.GetValue(optimizer) ?? defaults.Optimizer,
+                LearningRate = parse.GetValue(lr) ?? defaults.LearningRate,
+                Momentum = parse.GetValue(momentum) ?? defaults.Momentum,
+                WeightDecay = parse.GetValue(weightDecay) ?? defaults.WeightDecay,
+                BatchSize = parse.GetValue(batchSize) ?? defaults.BatchSize,
+                Steps = parse.GetValue(steps) ?? defaults.Steps,
+                EvalEvery = parse.GetValue(evalEvery) ?? defaults.EvalEvery,
+                BatchNorm = parse.GetValue(batchNorm),
+                Init = parse.GetValue(init) switch
+                {
+                    "small-normal" => WeightInit.SmallNormal,
+                    "kaiming-uniform" => WeightInit.KaimingUniform,
+                    _ => defaults.Init,
+                },
+                Normalize = parse.GetValue(normalize) == "standard" ? Normalization.Standard : Normalization.None,
+                Seed = parse.GetValue(seed),
+                Accelerator = Program.ParseAccelerator(parse.GetValue(accelerator)),
+            };
+            if (config.Model != "mlp" && config.Model != "mlp-deep" && parse.GetResult(hidden) is not null)
+            {
+                throw new ConfigurationException("--hidden applies to mlp and mlp-deep only.");
+            }
+
+            config.Validate();
+            if (config.Model == "vgg")
+            {
+                throw new ConfigurationException("--model vgg is not yet available; use mlp or mlp-deep.");
+            }
+
+            string directory = parse.GetValue(outDir) ?? Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{config.Model}");
+            PrepareOutput(directory, parse.GetValue(force));
+            var data = DataSets.Load(config.Dataset, config.DataDir);
+            using var device = Device.Open(config.Accelerator);
+            var progress = new ConsoleProgress(output, interactive);
+            var result = Trainer.Run(config, data, device, directory, progress);
+            progress.Finish();
+            var last = result.Rows[^1];
+            output.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"final_test_accuracy {last.TestAccuracy:F4} (best {result.Rows.Max(r => r.TestAccuracy):F4}), test loss {last.TestLoss:F4} after {config.Steps} steps " +
+                $"in {result.WallSeconds:F1} s ({result.TrainImagesPerSecond:F0} training images/s on {DeviceSelector.Describe(device.Info.Kind)})"));
+            output.WriteLine($"outputs: {Path.GetFullPath(directory)} ({RunFiles.MetricsFile}, {RunFiles.SummaryFile}, {RunFiles.CurvesFile}, {RunFiles.ModelFile})");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Creates the run directory, refusing one that holds files unless forced, and checks it is writable.</summary>
+    internal static void PrepareOutput(string directory, bool force)
+    {
+        if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any() && !force)
+        {
+            throw new GpuNetException($"{directory} already exists and is not empty; choose another --out or pass --force.");
+        }
+
+        try
+        {
+            Directory.CreateDirectory(directory);
+            string probe = Path.Combine(directory, $".write-test-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new GpuNetException($"{directory}: cannot write the run directory ({e.Message}).", e);
+        }
+    }
+
+    private static int[]? ParseWidths(ArgumentResult result)
+    {
+        var text = string.Join(",", result.Tokens.Select(t => t.Value));
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var widths = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out widths[i]) || widths[i] < 1)
+            {
+                result.AddError($"--hidden takes positive integers separated by commas, got '{text}'.");
+                return null;
+            }
+        }
+
+        return widths;
+    }
+}
+
+/// <summary>Progress on the console: a live line on a terminal, plain lines at each evaluation otherwise.</summary>
+internal sealed class ConsoleProgress(TextWriter output, bool interactive) : ITrainingObserver
+{
+    private MetricsRow? last;
+    private long lastDraw;
+    private bool lineOpen;
+
+    public void Started(TrainConfig config, string accelerator, long parameters, long deviceBytes) =>
+        output.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"training {config.Model} ({parameters:N0} parameters) on {config.Dataset} with {accelerator}; device memory held: {DeviceMemoryException.Format(deviceBytes)}"));
+
+    public void Step(int step, int steps, double imagesPerSecond, double elapsedSeconds)
+    {
+        if (!interactive)
+        {
+            return;
+        }
+
+        long now = Environment.TickCount64;
+        if (now - lastDraw < 250 && step != steps)
+        {
+            return;
+        }
+
+        lastDraw = now;
+        double eta = step > 0 ? elapsedSeconds / step * (steps - step) : 0;
+        string metrics = last is null ? "" : string.Create(CultureInfo.InvariantCulture, $"  loss {last.TrainLoss:F4}  test acc {last.TestAccuracy:F4}");
+        output.Write(string.Create(
+            CultureInfo.InvariantCulture,
+            $"\rstep {step}/{steps}{metrics}  {imagesPerSecond:F0} img/s  ETA {TimeSpan.FromSeconds(Math.Round(eta)):hh\\:mm\\:ss}   "));
+        lineOpen = true;
+    }
+
+    public void Evaluated(MetricsRow row, int steps)
+    {
+        last = row;
+        if (lineOpen)
+        {
+            output.WriteLine();
+            lineOpen = false;
+        }
+
+        output.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"step {row.Step,6}/{steps}  train loss {row.TrainLoss:F4}  test loss {row.TestLoss:F4}  test accuracy {row.TestAccuracy:F4}  {row.ElapsedSeconds:F1} s"));
+    }
+
+    public void Finish()
+    {
+        if (lineOpen)
+        {
+            output.WriteLine();
+        }
+    }
+}

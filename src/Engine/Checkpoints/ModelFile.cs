@@ -1,0 +1,162 @@
+using System.Text.Json;
+using GpuNet.Engine.Data;
+using GpuNet.Engine.Layers;
+using GpuNet.Engine.Models;
+using GpuNet.Engine.Training;
+using GpuNet.Kernels;
+using BatchNorm = GpuNet.Engine.Layers.BatchNorm;
+
+namespace GpuNet.Engine.Checkpoints;
+
+/// <summary>What a model file holds besides the weights: the architecture, the preprocessing and the data set's name.</summary>
+public sealed record ModelFileInfo(ModelSpec Spec, Preprocessing Preprocessing, string Dataset, IReadOnlyDictionary<string, string> Metadata);
+
+/// <summary>
+/// A trained model as a safetensors file: parameters and BatchNorm buffers under PyTorch nn.Sequential names
+/// ("0.weight", "1.running_mean", "1.num_batches_tracked", ...), the preprocessing as tensors
+/// ("preprocess.mean" (C, H, W) and "preprocess.inv_std" (C): input = (pixels - mean) * inv_std per channel) and, in
+/// the metadata, the architecture ("gpunet.model") and the training configuration ("gpunet.config") as JSON.
+/// </summary>
+public static class ModelFile
+{
+    public const string ModelKey = "gpunet.model";
+    public const string ConfigKey = "gpunet.config";
+    public const string DatasetKey = "gpunet.dataset";
+    public const string MeanName = "preprocess.mean";
+    public const string InvStdName = "preprocess.inv_std";
+
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically.</summary>
+    public static void Save(string path, Sequential model, ModelSpec spec, Preprocessing preprocessing, string dataset, TrainConfig? config)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(preprocessing);
+        var tensors = new List<(string, SafeTensor)>();
+        for (int i = 0; i < model.Layers.Count; i++)
+        {
+            var layer = model.Layers[i];
+            foreach (var p in layer.Parameters)
+            {
+                tensors.Add(($"{i}.{p.Name}", ToSafe(p.Value)));
+            }
+
+            foreach (var (name, value) in layer.Buffers)
+            {
+                tensors.Add(($"{i}.{name}", ToSafe(value)));
+            }
+
+            if (layer is BatchNorm bn)
+            {
+                tensors.Add(($"{i}.num_batches_tracked", SafeTensor.FromInt64(bn.BatchesTracked)));
+            }
+        }
+
+        var sample = spec.InputShape.Select(d => (long)d).ToArray();
+        tensors.Add((MeanName, SafeTensor.FromFloats(preprocessing.Mean, sample)));
+        tensors.Add((InvStdName, SafeTensor.FromFloats(preprocessing.InvStd, sample[0])));
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = "pt",
+            [ModelKey] = JsonSerializer.Serialize(spec, RunFiles.Json),
+            [DatasetKey] = dataset,
+            ["gpunet.normalization"] = preprocessing.Normalization == Normalization.None ? "none" : "standard",
+        };
+        if (config is not null)
+        {
+            metadata[ConfigKey] = JsonSerializer.Serialize(config, RunFiles.Json);
+        }
+
+        AtomicFile.WriteAllBytes(path, SafeTensors.Serialize(tensors, metadata));
+    }
+
+    /// <summary>Reads a model file: its description and its tensors by name.</summary>
+    /// <exception cref="CheckpointException">The file is missing or malformed.</exception>
+    public static (ModelFileInfo Info, Dictionary<string, SafeTensor> Tensors) Read(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new CheckpointException($"{path}: file not found.");
+        }
+
+        var (tensors, metadata) = SafeTensors.Parse(File.ReadAllBytes(path), path);
+        if (!metadata.TryGetValue(ModelKey, out var modelJson))
+        {
+            throw new CheckpointException($"{path}: no '{ModelKey}' metadata; not a GpuNet model file.");
+        }
+
+        ModelSpec spec;
+        try
+        {
+            spec = JsonSerializer.Deserialize<ModelSpec>(modelJson, RunFiles.Json)
+                ?? throw new CheckpointException($"{path}: empty '{ModelKey}' metadata.");
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException($"{path}: '{ModelKey}' metadata is not a model description ({e.Message}).", e);
+        }
+
+        if (spec.InputShape is not { Length: 3 } || spec.InputShape.Any(d => d < 1 || d > Readers.MaxSide) || spec.Classes < 1 || spec.Hidden is null)
+        {
+            throw new CheckpointException($"{path}: the model description has an invalid input shape, class count or hidden widths.");
+        }
+
+        var mean = Expect(tensors, MeanName, [.. spec.InputShape.Select(d => (long)d)], path);
+        var invStd = Expect(tensors, InvStdName, [spec.InputShape[0]], path);
+        var normalization = metadata.GetValueOrDefault("gpunet.normalization") == "standard" ? Normalization.Standard : Normalization.None;
+        var info = new ModelFileInfo(spec, new Preprocessing(normalization, mean.ToFloats(), invStd.ToFloats()), metadata.GetValueOrDefault(DatasetKey) ?? "", metadata);
+        return (info, tensors);
+    }
+
+    /// <summary>Uploads the file's parameters and buffers into <paramref name="model"/>, checking every name and shape.</summary>
+    public static void Apply(Sequential model, IReadOnlyDictionary<string, SafeTensor> tensors, string source)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(tensors);
+        for (int i = 0; i < model.Layers.Count; i++)
+        {
+            var layer = model.Layers[i];
+            foreach (var p in layer.Parameters)
+            {
+                Load(p.Value, $"{i}.{p.Name}");
+            }
+
+            foreach (var (name, value) in layer.Buffers)
+            {
+                Load(value, $"{i}.{name}");
+            }
+
+            if (layer is BatchNorm bn && tensors.TryGetValue($"{i}.num_batches_tracked", out var tracked) && tracked.DType == "I64" && tracked.Shape.Length == 0)
+            {
+                bn.BatchesTracked = tracked.ToInt64();
+            }
+        }
+
+        void Load(Tensor<float> target, string name)
+        {
+            var shape = Enumerable.Range(0, target.Capacity.Rank).Select(a => (long)target.Capacity[a]).ToArray();
+            target.Upload(Expect(tensors, name, shape, source).ToFloats());
+        }
+    }
+
+    private static SafeTensor Expect(IReadOnlyDictionary<string, SafeTensor> tensors, string name, long[] shape, string source)
+    {
+        if (!tensors.TryGetValue(name, out var tensor))
+        {
+            throw new CheckpointException($"{source}: tensor '{name}' is missing; the file does not fit this model.");
+        }
+
+        if (tensor.DType != "F32" || !tensor.Shape.SequenceEqual(shape))
+        {
+            throw new CheckpointException(
+                $"{source}: tensor '{name}' is {tensor.DType} [{string.Join(", ", tensor.Shape)}] but the model needs F32 [{string.Join(", ", shape)}].");
+        }
+
+        return tensor;
+    }
+
+    private static SafeTensor ToSafe(Tensor<float> tensor)
+    {
+        var shape = Enumerable.Range(0, tensor.Capacity.Rank).Select(a => (long)tensor.Capacity[a]).ToArray();
+        return SafeTensor.FromFloats(tensor.Download(), shape);
+    }
+}

@@ -1,0 +1,71 @@
+// BatchNorm over (N, C) (BatchNorm1d) or (N, C, H, W) (BatchNorm2d): training normalizes with the batch's mean and
+// biased variance and updates running statistics (momentum 0.1, unbiased variance); evaluation uses the running
+// statistics. Backward (hand-derived, in the kernel): dx overwritten, dGamma and dBeta accumulate.
+using GpuNet.Kernels;
+
+namespace GpuNet.Engine.Layers;
+
+/// <summary>Batch normalization with learnable scale (weight) and shift (bias).</summary>
+public sealed class BatchNorm : Layer
+{
+    private readonly Parameter gamma, beta;
+    private readonly Tensor<float> runningMean, runningVar, mean, invStd, output;
+    private readonly Tensor<float> dInput;
+    private TensorView<float> input;
+
+    public BatchNorm(LayerContext context, Shape inputShape)
+        : base(context, inputShape, inputShape)
+    {
+        if (inputShape.Rank is not (1 or 3))
+        {
+            throw new ArgumentException($"BatchNorm needs (C) or (C, H, W) samples, got {inputShape}.", nameof(inputShape));
+        }
+
+        int channels = inputShape[0];
+        var channelShape = new Shape(channels);
+        gamma = AllocateParameter("weight", channelShape, Enumerable.Repeat(1f, channels).ToArray());
+        beta = AllocateParameter("bias", channelShape, new float[channels]);
+        runningMean = Allocate<float>(channelShape);
+        runningVar = Allocate<float>(channelShape);
+        runningVar.Upload(Enumerable.Repeat(1f, channels).ToArray());
+        mean = Allocate<float>(channelShape);
+        invStd = Allocate<float>(channelShape);
+        output = AllocateBatch(inputShape);
+        // The kernel computes dInput together with the parameter gradients, so even the first layer needs the tensor.
+        dInput = AllocateBatch(inputShape);
+    }
+
+    public override string Kind => InputShape.Rank == 1 ? "BatchNorm1d" : "BatchNorm2d";
+
+    public override IReadOnlyList<Parameter> Parameters => [gamma, beta];
+
+    public override IReadOnlyList<(string Name, Tensor<float> Value)> Buffers => [("running_mean", runningMean), ("running_var", runningVar)];
+
+    /// <summary>Training forward passes so far (PyTorch's num_batches_tracked).</summary>
+    public long BatchesTracked { get; set; }
+
+    public override TensorView<float> Forward(TensorView<float> input, bool training)
+    {
+        this.input = input;
+        var y = output.ViewFor(input.Shape[0]);
+        if (training)
+        {
+            Kernels.BatchNorm.ForwardTraining(
+                y, mean.View, invStd.View, runningMean.View, runningVar.View, input, gamma.Value.View, beta.Value.View);
+            BatchesTracked++;
+        }
+        else
+        {
+            Kernels.BatchNorm.ForwardInference(y, input, gamma.Value.View, beta.Value.View, runningMean.View, runningVar.View);
+        }
+
+        return y;
+    }
+
+    public override TensorView<float>? Backward(TensorView<float> dOutput)
+    {
+        var dx = dInput.ViewFor(dOutput.Shape[0]);
+        Kernels.BatchNorm.Backward(dx, gamma.Gradient.View, beta.Gradient.View, dOutput, input, gamma.Value.View, mean.View, invStd.View);
+        return Context.NeedsInputGradient ? dx : null;
+    }
+}

@@ -1,0 +1,106 @@
+// Linear: y (N, out) = x (N, in) W^T + b, with W (out, in) and b (out); an input of any rank is flattened to (N, in).
+// Backward: dW += dy^T x; db += column sums of dy; dx (N, in) = dy W (overwritten).
+using GpuNet.Kernels;
+
+namespace GpuNet.Engine.Layers;
+
+/// <summary>How a linear or convolution layer's initial values are drawn.</summary>
+public enum WeightInit
+{
+    /// <summary>PyTorch's default: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (Kaiming-uniform, a = sqrt(5)).</summary>
+    KaimingUniform,
+
+    /// <summary>The reference MLP's: weight ~ N(0, 1e-4^2), bias 0.</summary>
+    SmallNormal,
+}
+
+/// <summary>A fully connected layer.</summary>
+public sealed class Linear : Layer
+{
+    /// <summary>The standard deviation of <see cref="WeightInit.SmallNormal"/>.</summary>
+    public const double SmallNormalStd = 1e-4;
+
+    private readonly Parameter weight, bias;
+    private readonly Tensor<float> output;
+    private readonly Tensor<float>? dInput;
+    private TensorView<float> input;
+
+    public Linear(LayerContext context, Shape inputShape, int outFeatures, WeightInit init)
+        : base(context, inputShape, new Shape(outFeatures))
+    {
+        int inFeatures = inputShape.Length;
+        InFeatures = inFeatures;
+        var (w, b) = Initial(context.Random, init, outFeatures, inFeatures, inFeatures);
+        weight = AllocateParameter("weight", new Shape(outFeatures, inFeatures), w);
+        bias = AllocateParameter("bias", new Shape(outFeatures), b);
+        output = AllocateBatch(OutputShape);
+        dInput = context.NeedsInputGradient ? AllocateBatch(inputShape) : null;
+    }
+
+    /// <summary>Inputs per sample.</summary>
+    public int InFeatures { get; }
+
+    public override string Kind => "Linear";
+
+    public override IReadOnlyList<Parameter> Parameters => [weight, bias];
+
+    /// <summary>Initial weight (count fanOut * fanIn) and bias (fanOut) values.</summary>
+    internal static (float[] Weight, float[] Bias) Initial(Random random, WeightInit init, int outFeatures, int weightsPerOutput, int fanIn)
+    {
+        var w = new float[outFeatures * weightsPerOutput];
+        var b = new float[outFeatures];
+        if (init == WeightInit.SmallNormal)
+        {
+            for (int i = 0; i < w.Length; i++)
+            {
+                w[i] = (float)(SmallNormalStd * Gaussian(random));
+            }
+        }
+        else
+        {
+            double bound = fanIn > 0 ? 1.0 / Math.Sqrt(fanIn) : 0;
+            for (int i = 0; i < w.Length; i++)
+            {
+                w[i] = (float)(((2 * random.NextDouble()) - 1) * bound);
+            }
+
+            for (int i = 0; i < b.Length; i++)
+            {
+                b[i] = (float)(((2 * random.NextDouble()) - 1) * bound);
+            }
+        }
+
+        return (w, b);
+    }
+
+    public override TensorView<float> Forward(TensorView<float> input, bool training)
+    {
+        int batch = input.Shape[0];
+        this.input = input.Reshape(new Shape(batch, InFeatures));
+        var y = output.ViewFor(batch);
+        Kernels.Gemm.Multiply(y, this.input, Transpose.None, weight.Value.View, Transpose.Yes);
+        Kernels.Elementwise.BiasAdd(y, bias.Value.View);
+        return y;
+    }
+
+    public override TensorView<float>? Backward(TensorView<float> dOutput)
+    {
+        Kernels.Gemm.Multiply(weight.Gradient.View, dOutput, Transpose.Yes, input, Transpose.None, 1f, 1f);
+        Kernels.Elementwise.BiasGradient(bias.Gradient.View, dOutput);
+        if (dInput is null)
+        {
+            return null;
+        }
+
+        var dx = dInput.ViewFor(dOutput.Shape[0]);
+        Kernels.Gemm.Multiply(dx.Reshape(input.Shape), dOutput, Transpose.None, weight.Value.View, Transpose.None);
+        return dx;
+    }
+
+    /// <summary>A standard normal draw (Box-Muller).</summary>
+    internal static double Gaussian(Random random)
+    {
+        double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+    }
+}

@@ -1,0 +1,134 @@
+// A chain of layers built for one input shape and batch capacity: Forward runs them in order, Backward in reverse.
+// Parameter names follow PyTorch's nn.Sequential state_dict: "{layer index}.{name}".
+using GpuNet.Kernels;
+
+namespace GpuNet.Engine.Layers;
+
+/// <summary>Layers applied in order, all allocated when built.</summary>
+public sealed class Sequential : IDisposable
+{
+    private readonly List<Layer> layers;
+
+    private Sequential(Shape inputShape, int batchCapacity, List<Layer> layers)
+    {
+        InputShape = inputShape;
+        BatchCapacity = batchCapacity;
+        this.layers = layers;
+        var named = new List<(string, Parameter)>();
+        var buffers = new List<(string, Tensor<float>)>();
+        for (int i = 0; i < layers.Count; i++)
+        {
+            named.AddRange(layers[i].Parameters.Select(p => ($"{i}.{p.Name}", p)));
+            buffers.AddRange(layers[i].Buffers.Select(b => ($"{i}.{b.Name}", b.Value)));
+        }
+
+        NamedParameters = named;
+        NamedBuffers = buffers;
+    }
+
+    /// <summary>The per-sample input shape.</summary>
+    public Shape InputShape { get; }
+
+    /// <summary>The per-sample output shape (the logits).</summary>
+    public Shape OutputShape => layers[^1].OutputShape;
+
+    /// <summary>The largest batch it takes.</summary>
+    public int BatchCapacity { get; }
+
+    /// <summary>The layers, in order.</summary>
+    public IReadOnlyList<Layer> Layers => layers;
+
+    /// <summary>Every parameter with its state_dict name ("0.weight", ...), in order.</summary>
+    public IReadOnlyList<(string Name, Parameter Parameter)> NamedParameters { get; }
+
+    /// <summary>Every non-trainable saved tensor ("1.running_mean", ...), in order.</summary>
+    public IReadOnlyList<(string Name, Tensor<float> Value)> NamedBuffers { get; }
+
+    /// <summary>Trainable parameter count.</summary>
+    public long ParameterCount => NamedParameters.Sum(p => (long)p.Parameter.Value.Capacity.Length);
+
+    /// <summary>Device memory held by the layers.</summary>
+    public long DeviceBytes => layers.Sum(l => l.DeviceBytes);
+
+    /// <summary>Runs every layer; returns the logits (N, output shape).</summary>
+    public TensorView<float> Forward(TensorView<float> input, bool training)
+    {
+        if (input.Shape.Length != input.Shape[0] * InputShape.Length || input.Shape[0] > BatchCapacity)
+        {
+            throw new ArgumentException($"Model input {input.Shape} does not fit samples of {InputShape} with batch capacity {BatchCapacity}.", nameof(input));
+        }
+
+        var x = input;
+        foreach (var layer in layers)
+        {
+            x = layer.Forward(x, training);
+        }
+
+        return x;
+    }
+
+    /// <summary>Back-propagates dLogits through every layer, accumulating parameter gradients.</summary>
+    public void Backward(TensorView<float> dLogits)
+    {
+        var d = dLogits;
+        for (int i = layers.Count - 1; i >= 0; i--)
+        {
+            if (layers[i].Backward(d) is not { } next)
+            {
+                return;
+            }
+
+            d = next;
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var layer in layers)
+        {
+            layer.Dispose();
+        }
+    }
+
+    /// <summary>Builds a <see cref="Sequential"/> one layer at a time, tracking the shape.</summary>
+    public sealed class Builder(KernelLibrary kernels, Shape inputShape, int batchCapacity, Random random)
+    {
+        private readonly List<Layer> layers = [];
+        private readonly Shape modelInput = inputShape;
+
+        /// <summary>The per-sample shape the next layer receives.</summary>
+        public Shape Shape { get; private set; } = inputShape;
+
+        /// <summary>Appends the layer <paramref name="create"/> makes for the current shape.</summary>
+        public Builder Add(Func<LayerContext, Shape, Layer> create)
+        {
+            ArgumentNullException.ThrowIfNull(create);
+            try
+            {
+                var context = new LayerContext(kernels, batchCapacity, layers.Count > 0, random);
+                var layer = create(context, Shape);
+                layers.Add(layer);
+                Shape = layer.OutputShape;
+                return this;
+            }
+            catch
+            {
+                foreach (var layer in layers)
+                {
+                    layer.Dispose();
+                }
+
+                throw;
+            }
+        }
+
+        public Builder Linear(int outFeatures, WeightInit init) => Add((c, s) => new Linear(c, s, outFeatures, init));
+
+        public Builder Relu() => Add((c, s) => new Relu(c, s));
+
+        public Builder BatchNorm() => Add((c, s) => new BatchNorm(c, s));
+
+        /// <summary>The finished model; the builder must not be used after.</summary>
+        public Sequential Build() => new(modelInput, batchCapacity, layers);
+    }
+}

@@ -1,0 +1,86 @@
+// Softmax cross-entropy over logits (N, K) and labels (N). The loss sum and the correct count accumulate on the
+// device across steps; the host reads them only when it asks (at evaluation), so a step never waits for the device.
+using GpuNet.Kernels;
+
+namespace GpuNet.Engine;
+
+/// <summary>Device-side running totals of a loss: the sum of per-sample losses and the number of correct predictions.</summary>
+public sealed class LossTotals : IDisposable
+{
+    private readonly Tensor<float> lossSum;
+    private readonly Tensor<int> correct;
+    private readonly float[] lossHost = new float[1];
+    private readonly int[] correctHost = new int[1];
+
+    public LossTotals(KernelLibrary kernels)
+    {
+        ArgumentNullException.ThrowIfNull(kernels);
+        lossSum = new Tensor<float>(kernels.Accelerator, new Shape(1));
+        correct = new Tensor<int>(kernels.Accelerator, new Shape(1));
+    }
+
+    /// <summary>Samples added since the last <see cref="Read"/>.</summary>
+    public long Samples { get; internal set; }
+
+    internal TensorView<float> LossSum => lossSum.View;
+
+    internal TensorView<int> Correct => correct.View;
+
+    /// <summary>Waits for the device, returns (mean loss, accuracy, samples) since the last read, and starts over.</summary>
+    public (double MeanLoss, double Accuracy, long Samples) Read()
+    {
+        long samples = Samples;
+        if (samples == 0)
+        {
+            return (double.NaN, double.NaN, 0);
+        }
+
+        lossSum.Download(lossHost);
+        correct.Download(correctHost);
+        var result = ((double)lossHost[0] / samples, (double)correctHost[0] / samples, samples);
+        Samples = 0;
+        lossHost[0] = 0;
+        correctHost[0] = 0;
+        lossSum.Upload(lossHost);
+        correct.Upload(correctHost);
+        return result;
+    }
+
+    public void Dispose()
+    {
+        lossSum.Dispose();
+        correct.Dispose();
+    }
+}
+
+/// <summary>The fused softmax cross-entropy loss with its dLogits tensor, allocated once for the batch capacity.</summary>
+public sealed class SoftmaxCrossEntropyLoss : IDisposable
+{
+    private readonly KernelLibrary kernels;
+    private readonly Tensor<float> dLogits;
+
+    public SoftmaxCrossEntropyLoss(KernelLibrary kernels, int batchCapacity, int classes)
+    {
+        ArgumentNullException.ThrowIfNull(kernels);
+        this.kernels = kernels;
+        dLogits = new Tensor<float>(kernels.Accelerator, new Shape(batchCapacity, classes));
+    }
+
+    /// <summary>Device memory held.</summary>
+    public long DeviceBytes => dLogits.SizeInBytes;
+
+    /// <summary>
+    /// Adds the batch's loss sum and correct count to <paramref name="totals"/> and returns dLoss/dLogits of the
+    /// batch-mean loss: (softmax - onehot) / N.
+    /// </summary>
+    public TensorView<float> Compute(TensorView<float> logits, TensorView<int> labels, LossTotals totals)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        var d = dLogits.ViewFor(logits.Shape[0]);
+        kernels.SoftmaxCrossEntropy.Compute(d, totals.LossSum, totals.Correct, logits, labels, accumulate: true);
+        totals.Samples += logits.Shape[0];
+        return d;
+    }
+
+    public void Dispose() => dLogits.Dispose();
+}

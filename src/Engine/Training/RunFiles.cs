@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace GpuNet.Engine.Training;
+
+/// <summary>One evaluation: the training loss averaged over the steps since the previous one, and the test results.</summary>
+public sealed record MetricsRow(int Step, double TrainLoss, double TestLoss, double TestAccuracy, double ElapsedSeconds);
+
+/// <summary>The files of a run directory: metrics.csv, summary.json and curves.png, each written atomically.</summary>
+public static class RunFiles
+{
+    public const string MetricsFile = "metrics.csv";
+    public const string SummaryFile = "summary.json";
+    public const string CurvesFile = "curves.png";
+    public const string ModelFile = "model.safetensors";
+    public const string MetricsHeader = "step,train_loss,test_loss,test_accuracy,elapsed_seconds";
+
+    /// <summary>JSON options of every file GpuNet writes: indented, snake_case names.</summary>
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+    };
+
+    /// <summary>The CSV text of <paramref name="rows"/>, with the header.</summary>
+    public static string MetricsCsv(IEnumerable<MetricsRow> rows)
+    {
+        var text = new StringBuilder(MetricsHeader).Append('\n');
+        foreach (var r in rows ?? [])
+        {
+            text.Append(CultureInfo.InvariantCulture, $"{r.Step},{r.TrainLoss:R},{r.TestLoss:R},{r.TestAccuracy:R},{r.ElapsedSeconds:F3}\n");
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>Parses metrics.csv text.</summary>
+    public static IReadOnlyList<MetricsRow> ParseMetrics(string csv)
+    {
+        ArgumentNullException.ThrowIfNull(csv);
+        var lines = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (lines.Length == 0 || lines[0] != MetricsHeader)
+        {
+            throw new FormatException($"metrics.csv must start with the header '{MetricsHeader}'.");
+        }
+
+        return lines.Skip(1).Select(line =>
+        {
+            var f = line.Split(',');
+            return new MetricsRow(
+                int.Parse(f[0], CultureInfo.InvariantCulture),
+                double.Parse(f[1], CultureInfo.InvariantCulture),
+                double.Parse(f[2], CultureInfo.InvariantCulture),
+                double.Parse(f[3], CultureInfo.InvariantCulture),
+                double.Parse(f[4], CultureInfo.InvariantCulture));
+        }).ToList();
+    }
+
+    /// <summary>Writes metrics.csv and curves.png into <paramref name="directory"/>.</summary>
+    public static void WriteProgress(string directory, IReadOnlyList<MetricsRow> rows, string title)
+    {
+        AtomicFile.WriteAllText(Path.Combine(directory, MetricsFile), MetricsCsv(rows));
+        AtomicFile.WriteAllBytes(Path.Combine(directory, CurvesFile), Curves.Render(rows, title));
+    }
+
+    /// <summary>Writes summary.json into <paramref name="directory"/>.</summary>
+    public static void WriteSummary(string directory, JsonObject summary) =>
+        AtomicFile.WriteAllText(Path.Combine(directory, SummaryFile), summary.ToJsonString(Json) + "\n");
+}
+
+/// <summary>The run's figure: training and test loss (left axis) and test accuracy (right axis) against step.</summary>
+public static class Curves
+{
+    public const int Width = 1000;
+    public const int Height = 600;
+
+    /// <summary>Renders the figure as PNG bytes.</summary>
+    public static byte[] Render(IReadOnlyList<MetricsRow> rows, string title)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var plot = new ScottPlot.Plot();
+        double[] steps = rows.Select(r => (double)r.Step).ToArray();
+        var train = plot.Add.Scatter(steps, rows.Select(r => r.TrainLoss).ToArray());
+        train.LegendText = "training loss (mean since previous evaluation)";
+        var test = plot.Add.Scatter(steps, rows.Select(r => r.TestLoss).ToArray());
+        test.LegendText = "test loss";
+        var accuracy = plot.Add.Scatter(steps, rows.Select(r => r.TestAccuracy).ToArray());
+        accuracy.LegendText = "test accuracy";
+        accuracy.Axes.YAxis = plot.Axes.Right;
+        plot.Axes.Bottom.Label.Text = "step";
+        plot.Axes.Left.Label.Text = "cross-entropy loss";
+        plot.Axes.Right.Label.Text = "test accuracy";
+        plot.Title(title);
+        plot.ShowLegend(ScottPlot.Alignment.UpperCenter);
+        return plot.GetImageBytes(Width, Height, ScottPlot.ImageFormat.Png);
+    }
+}

@@ -1,0 +1,133 @@
+using GpuNet.Engine.Data;
+using GpuNet.Engine.Layers;
+using GpuNet.Engine.Models;
+
+namespace GpuNet.Engine.Training;
+
+/// <summary>A training run's full configuration, every default resolved.</summary>
+public sealed record TrainConfig
+{
+    public string Model { get; init; } = "mlp";
+
+    public string Dataset { get; init; } = "fashion-mnist";
+
+    public string? DataDir { get; init; }
+
+    public int[] Hidden { get; init; } = [100];
+
+    public bool BatchNorm { get; init; }
+
+    public WeightInit Init { get; init; } = WeightInit.SmallNormal;
+
+    public double Width { get; init; } = 1.0;
+
+    public string Optimizer { get; init; } = "sgd";
+
+    public double LearningRate { get; init; } = 2e-3;
+
+    public double Momentum { get; init; }
+
+    public double WeightDecay { get; init; }
+
+    public int BatchSize { get; init; } = 200;
+
+    public int Steps { get; init; } = 1500;
+
+    public int EvalEvery { get; init; } = 100;
+
+    public Normalization Normalize { get; init; } = Normalization.None;
+
+    public int Seed { get; init; } = 42;
+
+    public AcceleratorKind Accelerator { get; init; } = AcceleratorKind.Auto;
+
+    /// <summary>The reference's defaults for <paramref name="model"/> (see REFERENCE.md).</summary>
+    public static TrainConfig DefaultsFor(string model) => model switch
+    {
+        "mlp" => new TrainConfig(),
+        "mlp-deep" => new TrainConfig
+        {
+            Model = model,
+            Hidden = [512, 512, 256, 128, 64],
+            Init = WeightInit.KaimingUniform,
+            Optimizer = "adam",
+            LearningRate = 2e-4,
+            BatchSize = 400,
+            Steps = 4000,
+        },
+        "vgg" => new TrainConfig
+        {
+            Model = model,
+            Hidden = [],
+            Init = WeightInit.KaimingUniform,
+            Optimizer = "adam",
+            LearningRate = 1e-4,
+            BatchSize = 32,
+            Steps = 5000,
+            EvalEvery = 500,
+        },
+        _ => throw new ConfigurationException($"Unknown model '{model}'; known: {string.Join(", ", ModelSpec.Names)}."),
+    };
+
+    /// <summary>Throws a <see cref="ConfigurationException"/> naming the first setting that cannot work.</summary>
+    public void Validate()
+    {
+        if (!ModelSpec.Names.Contains(Model))
+        {
+            throw new ConfigurationException($"Unknown model '{Model}'; known: {string.Join(", ", ModelSpec.Names)}.");
+        }
+
+        if (!DataSets.Names.Contains(Dataset))
+        {
+            throw new ConfigurationException($"Unknown data set '{Dataset}'; known: {string.Join(", ", DataSets.Names)}.");
+        }
+
+        if (Optimizer is not ("sgd" or "adam"))
+        {
+            throw new ConfigurationException($"Unknown optimizer '{Optimizer}'; known: sgd, adam.");
+        }
+
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
+        {
+            throw new ConfigurationException($"--lr must be a positive number, got {LearningRate}.");
+        }
+
+        if (!(Momentum >= 0 && Momentum < 1))
+        {
+            throw new ConfigurationException($"--momentum must be in [0, 1), got {Momentum}.");
+        }
+
+        if (Momentum != 0 && Optimizer == "adam")
+        {
+            throw new ConfigurationException("--momentum applies to sgd only; Adam has its own moments.");
+        }
+
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
+        {
+            throw new ConfigurationException($"--weight-decay must be zero or positive, got {WeightDecay}.");
+        }
+
+        if (BatchSize < 1 || Steps < 1 || EvalEvery < 1)
+        {
+            throw new ConfigurationException($"--batch-size, --steps and --eval-every must be at least 1, got {BatchSize}, {Steps} and {EvalEvery}.");
+        }
+
+        if (Hidden.Any(h => h < 1))
+        {
+            throw new ConfigurationException($"--hidden widths must be at least 1, got {string.Join(",", Hidden)}.");
+        }
+
+        if (!(Width > 0) || double.IsInfinity(Width))
+        {
+            throw new ConfigurationException($"--width must be a positive number, got {Width}.");
+        }
+
+        if (BatchNorm && BatchSize < 2)
+        {
+            throw new ConfigurationException("--batch-norm needs --batch-size of at least 2 (batch statistics of one sample are undefined).");
+        }
+    }
+
+    /// <summary>The architecture this configuration trains, for data of <paramref name="inputShape"/> and <paramref name="classes"/>.</summary>
+    public ModelSpec Architecture(int[] inputShape, int classes) => new(Model, inputShape, classes, Hidden, BatchNorm, Init, Width);
+}
