@@ -20,12 +20,20 @@ public static class Program
     {
         var kind = AcceleratorKind.Auto;
         bool quick = false;
+        string? profile = null;
+        double width = 1;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--quick":
                     quick = true;
+                    break;
+                case "--profile" when i + 1 < args.Length:
+                    profile = args[++i];
+                    break;
+                case "--width" when i + 1 < args.Length:
+                    width = double.Parse(args[++i], CultureInfo.InvariantCulture);
                     break;
                 case "--accelerator" when i + 1 < args.Length:
                     if (!Enum.TryParse(args[++i], ignoreCase: true, out kind))
@@ -44,7 +52,14 @@ public static class Program
         try
         {
             using var device = Device.Open(kind);
-            Console.WriteLine($"accelerator: {DeviceSelector.Describe(device.Info.Kind)} ({device.Info.Name})");
+            Console.WriteLine($"accelerator: {DeviceSelector.Describe(device.Info.Kind)} ({device.Info.Name}; {device.Accelerator.NumMultiprocessors} multiprocessors, {device.Accelerator.MaxNumThreadsPerGroup} threads per group at most)");
+            if (profile is not null)
+            {
+                var defaults = GpuNet.Engine.Training.TrainConfig.DefaultsFor(profile) with { Width = width };
+                LayerProfile.Run(device, defaults.Architecture([1, 28, 28], 10), defaults.BatchSize, quick ? 1 : 3);
+                return 0;
+            }
+
             int[] sizes = quick ? [128, 256] : device.Kernels.Policy.IsCpu ? [256, 512] : [256, 512, 1024, 4096];
             foreach (int size in sizes)
             {

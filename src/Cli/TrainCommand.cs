@@ -27,6 +27,7 @@ internal static class TrainCommand
         var batchSize = new Option<int?>("--batch-size") { Description = "Batch size (mlp: 200; mlp-deep: 400; vgg: 32)." };
         var steps = new Option<int?>("--steps") { Description = "Training steps (mlp: 1500; mlp-deep: 4000; vgg: 5000)." };
         var evalEvery = new Option<int?>("--eval-every") { Description = "Evaluate on the whole test set every N steps and at the end (mlp: 100; vgg: 500)." };
+        var width = new Option<double?>("--width") { Description = "VGG: multiply every layer's channel count by F (at least 1 channel); 1 is the reference ConvNet." };
         var batchNorm = new Option<bool>("--batch-norm") { Description = "MLP: BatchNorm after each hidden Linear (Linear -> BatchNorm -> ReLU)." };
         var init = new Option<string?>("--init") { Description = "Weight init: small-normal (N(0, 1e-4^2), the reference MLP's) or kaiming-uniform (PyTorch's default; mlp-deep and vgg)." };
         init.AcceptOnlyFromAmong("small-normal", "kaiming-uniform");
@@ -39,7 +40,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a model and write metrics.csv, summary.json, curves.png and model.safetensors.")
         {
-            model, dataset, dataDir, hidden, optimizer, lr, momentum, weightDecay, batchSize, steps, evalEvery, batchNorm, init,
+            model, dataset, dataDir, hidden, width, optimizer, lr, momentum, weightDecay, batchSize, steps, evalEvery, batchNorm, init,
             normalize, seed, accelerator, outDir, force, Program.VerboseOption(),
         };
         command.SetAction(parse =>
@@ -59,6 +60,7 @@ internal static class TrainCommand
                 Steps = parse.GetValue(steps) ?? defaults.Steps,
                 EvalEvery = parse.GetValue(evalEvery) ?? defaults.EvalEvery,
                 BatchNorm = parse.GetValue(batchNorm),
+                Width = parse.GetValue(width) ?? defaults.Width,
                 Init = parse.GetValue(init) switch
                 {
                     "small-normal" => WeightInit.SmallNormal,
@@ -74,11 +76,12 @@ internal static class TrainCommand
                 throw new ConfigurationException("--hidden applies to mlp and mlp-deep only.");
             }
 
-            config.Validate();
-            if (config.Model == "vgg")
+            if (config.Model != "vgg" && parse.GetResult(width) is not null)
             {
-                throw new ConfigurationException("--model vgg is not yet available; use mlp or mlp-deep.");
+                throw new ConfigurationException("--width applies to vgg only.");
             }
+
+            config.Validate();
 
             string directory = parse.GetValue(outDir) ?? Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{config.Model}");
             PrepareOutput(directory, parse.GetValue(force));

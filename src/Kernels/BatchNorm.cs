@@ -145,16 +145,16 @@ public sealed class BatchNorm
     internal static void TrainingForwardKernel(BatchNormForwardViews v, ChannelLayout layout, float epsilon, float momentum)
     {
         var scratch = SharedMemory.Allocate<float>(LaunchPolicy.MaxReduceGroupSize);
-        int c = Grid.IdxX, m = layout.PerChannel;
+        int c = Grid.IdxX, m = layout.PerChannel, first = Group.IdxX, stride = Group.DimX;
         float sum = 0f;
-        for (int e = Group.IdxX; e < m; e += Group.DimX)
+        for (int e = first; e < m; e += stride)
         {
             sum += v.Input[layout.Index(c, e)];
         }
 
         float mean = KernelSupport.GroupSum(scratch, sum) / m;
         float squares = 0f;
-        for (int e = Group.IdxX; e < m; e += Group.DimX)
+        for (int e = first; e < m; e += stride)
         {
             float d = v.Input[layout.Index(c, e)] - mean;
             squares += d * d;
@@ -171,7 +171,7 @@ public sealed class BatchNorm
         }
 
         float scale = v.Gamma[c] * invStd, shift = v.Beta[c] - (mean * scale);
-        for (int e = Group.IdxX; e < m; e += Group.DimX)
+        for (int e = first; e < m; e += stride)
         {
             int i = layout.Index(c, e);
             v.Output[i] = (v.Input[i] * scale) + shift;
@@ -182,10 +182,10 @@ public sealed class BatchNorm
     internal static void BackwardKernel(BatchNormBackwardViews v, ChannelLayout layout)
     {
         var scratch = SharedMemory.Allocate<float>(LaunchPolicy.MaxReduceGroupSize);
-        int c = Grid.IdxX, m = layout.PerChannel;
+        int c = Grid.IdxX, m = layout.PerChannel, first = Group.IdxX, stride = Group.DimX;
         float mean = v.Mean[c], invStd = v.InvStd[c];
         float sumDy = 0f, sumDyXhat = 0f;
-        for (int e = Group.IdxX; e < m; e += Group.DimX)
+        for (int e = first; e < m; e += stride)
         {
             int i = layout.Index(c, e);
             float dy = v.DOutput[i];
@@ -202,7 +202,7 @@ public sealed class BatchNorm
         }
 
         float scale = v.Gamma[c] * invStd / m;
-        for (int e = Group.IdxX; e < m; e += Group.DimX)
+        for (int e = first; e < m; e += stride)
         {
             int i = layout.Index(c, e);
             float xhat = (v.Input[i] - mean) * invStd;

@@ -83,9 +83,9 @@ public sealed class Elementwise
     internal static void BiasGradientKernel(ArrayView<float> dBias, ArrayView<float> dOutput, ChannelLayout layout)
     {
         var scratch = SharedMemory.Allocate<float>(LaunchPolicy.MaxReduceGroupSize);
-        int channel = Grid.IdxX;
+        int channel = Grid.IdxX, count = layout.PerChannel, stride = Group.DimX;
         float sum = 0f;
-        for (int e = Group.IdxX; e < layout.PerChannel; e += Group.DimX)
+        for (int e = Group.IdxX; e < count; e += stride)
         {
             sum += dOutput[layout.Index(channel, e)];
         }

@@ -101,7 +101,7 @@ public sealed class Gemm
         {
             int panels = (n + CpuPanel - 1) / CpuPanel;
             long items = (long)((m + CpuRows - 1) / CpuRows) * panels;
-            var config = policy.Items(items, out int blockSize);
+            var config = policy.Items(items, out int blockSize, workPerItem: (long)CpuRows * CpuPanel * Math.Max(1, k));
             coarse(config, c.Data, a.Data, b.Data, args, blockSize);
         }
         else

@@ -119,7 +119,8 @@ internal static class ForEachItem
     internal static void Kernel<TOp>(TOp op, int count, int blockSize)
         where TOp : struct, IItemOp
     {
-        for (int start = KernelSupport.ThreadIndex * blockSize; start < count; start += KernelSupport.ThreadCount * blockSize)
+        int step = KernelSupport.ThreadCount * blockSize;
+        for (int start = KernelSupport.ThreadIndex * blockSize; start < count; start += step)
         {
             int end = Math.Min(start + blockSize, count);
             for (int i = start; i < end; i++)

@@ -21,8 +21,8 @@ public sealed class LaunchPolicy
     /// <summary>The largest group a reduction kernel uses; sizes its shared memory.</summary>
     internal const int MaxReduceGroupSize = GpuGroupSize;
 
-    /// <summary>On the CPU accelerator, the smallest number of elements worth a thread of its own.</summary>
-    private const int CpuMinElementsPerThread = 1 << 14;
+    /// <summary>On the CPU accelerator, the least work (in element operations) worth a thread of its own.</summary>
+    private const long CpuMinWorkPerThread = 1 << 14;
 
     private readonly int gpuMaxGroups;
 
@@ -51,14 +51,16 @@ public sealed class LaunchPolicy
     /// <summary>
     /// A launch over <paramref name="count"/> independent items. Thread <c>t</c> of <c>T</c> handles the blocks
     /// <c>t, t + T, ...</c> of <paramref name="blockSize"/> consecutive items: single items, grid-strided, on GPUs
-    /// (coalesced), one contiguous block per thread on the CPU accelerator (no false sharing).
+    /// (coalesced), one contiguous block per thread on the CPU accelerator (no false sharing), using as many threads
+    /// as the work (<paramref name="workPerItem"/> element operations an item) is worth.
     /// </summary>
-    internal KernelConfig Items(long count, out int blockSize)
+    internal KernelConfig Items(long count, out int blockSize, long workPerItem = 1)
     {
         if (IsCpu)
         {
+            long work = count * Math.Max(1, workPerItem);
             long threads = Math.Clamp(
-                (count + CpuMinElementsPerThread - 1) / CpuMinElementsPerThread, 1, CpuGroups * CpuThreadsPerGroup);
+                Math.Min((work + CpuMinWorkPerThread - 1) / CpuMinWorkPerThread, count), 1, CpuGroups * CpuThreadsPerGroup);
             int group = (int)Math.Min(threads, CpuThreadsPerGroup);
             int grid = (int)((threads + group - 1) / group);
             blockSize = (int)((count + (grid * group) - 1) / (grid * group));

@@ -57,7 +57,8 @@ public sealed class SoftmaxCrossEntropy
     {
         var scratch = SharedMemory.Allocate<float>(LaunchPolicy.MaxReduceGroupSize);
         float loss = 0f, hits = 0f;
-        for (int row = Group.IdxX; row < a.Rows; row += Group.DimX)
+        int stride = Group.DimX;
+        for (int row = Group.IdxX; row < a.Rows; row += stride)
         {
             int rowBase = row * a.Classes;
             float max = logits[rowBase];

@@ -19,7 +19,7 @@ public sealed class CliTests
         Assert.Equal(0, code);
         Assert.Equal("", error);
         Assert.Contains("cpu", output, StringComparison.Ordinal);
-        Assert.Contains("(auto)", output, StringComparison.Ordinal);
+        Assert.Contains("<- auto", output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -128,6 +128,14 @@ public sealed class Sequential : IDisposable
 
         public Builder BatchNorm() => Add((c, s) => new BatchNorm(c, s));
 
+        public Builder Conv2d(int outChannels, Window window, WeightInit init) => Add((c, s) => new Conv2d(c, s, outChannels, window, init));
+
+        public Builder MaxPool2d(Window window) => Add((c, s) => new MaxPool2d(c, s, window));
+
+        public Builder AvgPool2d(Window window) => Add((c, s) => new AvgPool2d(c, s, window));
+
+        public Builder Flatten() => Add((c, s) => new Flatten(c, s));
+
         /// <summary>The finished model; the builder must not be used after.</summary>
         public Sequential Build() => new(modelInput, batchCapacity, layers);
     }

@@ -18,6 +18,15 @@ public sealed record ModelSpec(string Model, int[] InputShape, int Classes, int[
     /// <summary>The model names accepted.</summary>
     public static readonly IReadOnlyList<string> Names = ["mlp", "mlp-deep", "vgg"];
 
+    /// <summary>The reference ConvNet's channels; a max-pool follows the blocks marked true.</summary>
+    public static readonly IReadOnlyList<(int Channels, bool PoolAfter)> VggBlocks =
+    [
+        (64, true), (128, true), (256, false), (256, true), (512, false), (512, true), (512, false), (512, true),
+    ];
+
+    /// <summary>A VGG channel count scaled by <see cref="Width"/>, at least 1.</summary>
+    public int Scaled(int channels) => Math.Max(1, (int)Math.Round(channels * Width));
+
     /// <summary>Builds the model for batches of up to <paramref name="batchCapacity"/>, initialized from <paramref name="seed"/>.</summary>
     public Sequential Build(KernelLibrary kernels, int batchCapacity, int seed)
     {
@@ -39,9 +48,30 @@ public sealed record ModelSpec(string Model, int[] InputShape, int Classes, int[
                 builder.Linear(Classes, Init);
                 return builder.Build();
             case "vgg":
-                throw new ConfigurationException("--model vgg is not yet available; use mlp or mlp-deep.");
+                BuildVgg(builder);
+                return builder.Build();
             default:
                 throw new ConfigurationException($"Unknown model '{Model}'; known: {string.Join(", ", Names)}.");
         }
+    }
+
+    /// <summary>
+    /// conv 3x3/1/1 -> BatchNorm -> ReLU blocks, max-pool 3x3/2/1 after blocks 1, 2, 4, 6 and 8, a 1x1 average pool,
+    /// flatten and a linear layer to the classes.
+    /// </summary>
+    private void BuildVgg(Sequential.Builder builder)
+    {
+        var conv = new Window(3, 1, 1);
+        var pool = new Window(3, 2, 1);
+        foreach (var (channels, poolAfter) in VggBlocks)
+        {
+            builder.Conv2d(Scaled(channels), conv, Init).BatchNorm().Relu();
+            if (poolAfter)
+            {
+                builder.MaxPool2d(pool);
+            }
+        }
+
+        builder.AvgPool2d(new Window(1, 1, 0)).Flatten().Linear(Classes, Init);
     }
 }

@@ -122,7 +122,12 @@ public sealed record TrainConfig
             throw new ConfigurationException($"--width must be a positive number, got {Width}.");
         }
 
-        if (BatchNorm && BatchSize < 2)
+        if (BatchNorm && Model == "vgg")
+        {
+            throw new ConfigurationException("--batch-norm applies to mlp and mlp-deep; the vgg always has BatchNorm after each convolution.");
+        }
+
+        if ((BatchNorm || Model == "vgg") && BatchSize < 2)
         {
             throw new ConfigurationException("--batch-norm needs --batch-size of at least 2 (batch statistics of one sample are undefined).");
         }

@@ -1,0 +1,63 @@
+// Conv2d by im2col + GEMM: x (N, Cin, H, W) -> y (N, Cout, OH, OW), weight (Cout, Cin, K, K), bias (Cout).
+// Forward keeps the im2col columns (Cin K K, N OH OW) for the weight gradient; Backward overwrites them with dColumns.
+// Parameter gradients accumulate (+=); dInput is overwritten.
+using GpuNet.Kernels;
+
+namespace GpuNet.Engine.Layers;
+
+/// <summary>A 2-D convolution with square kernels, stride and zero padding.</summary>
+public sealed class Conv2d : Layer
+{
+    private readonly Parameter weight, bias;
+    private readonly Tensor<float> output, columns, scratch;
+    private readonly Tensor<float>? dInput;
+    private readonly Window window;
+    private Shape inputBatchShape;
+
+    public Conv2d(LayerContext context, Shape inputShape, int outChannels, Window window, WeightInit init)
+        : base(context, inputShape, SampleOutput(inputShape, outChannels, window))
+    {
+        this.window = window;
+        int inChannels = inputShape[0], fanIn = inChannels * window.Kernel * window.Kernel;
+        var weightShape = new Shape(outChannels, inChannels, window.Kernel, window.Kernel);
+        var (w, b) = Linear.Initial(context.Random, init, outChannels, fanIn, fanIn);
+        weight = AllocateParameter("weight", weightShape, w);
+        bias = AllocateParameter("bias", new Shape(outChannels), b);
+        var batchInput = Batched(inputShape, context.BatchCapacity);
+        output = AllocateBatch(OutputShape);
+        columns = Allocate<float>(new Shape(Convolution.ColumnsLength(batchInput, weightShape, window)));
+        scratch = Allocate<float>(new Shape(Convolution.ScratchLength(batchInput, weightShape, window)));
+        dInput = context.NeedsInputGradient ? AllocateBatch(inputShape) : null;
+    }
+
+    public override string Kind => "Conv2d";
+
+    public override IReadOnlyList<Parameter> Parameters => [weight, bias];
+
+    public override TensorView<float> Forward(TensorView<float> input, bool training)
+    {
+        inputBatchShape = input.Shape;
+        var y = output.ViewFor(input.Shape[0]);
+        Kernels.Convolution.Forward(y, input, weight.Value.View, bias.Value.View, window, columns.View, scratch.View);
+        return y;
+    }
+
+    public override TensorView<float>? Backward(TensorView<float> dOutput)
+    {
+        TensorView<float>? dx = dInput?.ViewFor(dOutput.Shape[0]);
+        Kernels.Convolution.Backward(
+            dx, weight.Gradient.View, bias.Gradient.View, dOutput, weight.Value.View, inputBatchShape, window, columns.View, scratch.View);
+        return dx;
+    }
+
+    private static Shape SampleOutput(Shape input, int outChannels, Window window)
+    {
+        if (input.Rank != 3)
+        {
+            throw new ArgumentException($"Conv2d needs (C, H, W) samples, got {input}.", nameof(input));
+        }
+
+        var output = Convolution.OutputShape(new Shape(1, input[0], input[1], input[2]), new Shape(outChannels, input[0], window.Kernel, window.Kernel), window);
+        return new Shape(output[1], output[2], output[3]);
+    }
+}
