@@ -96,7 +96,9 @@ public sealed class TrainCliTests
         { ["train", "--lr", "-1"], Program.UsageError, "--lr" },
         { ["train", "--lr", "abc"], Program.UsageError, "abc" },
         { ["train", "--optimizer", "adam", "--momentum", "0.9"], Program.UsageError, "momentum" },
-        { ["train", "--model", "vgg"], Program.UsageError, "not yet available" },
+        { ["train", "--model", "vgg", "--batch-norm"], Program.UsageError, "always has BatchNorm" },
+        { ["train", "--width", "0.5"], Program.UsageError, "--width applies to vgg" },
+        { ["train", "--model", "vgg", "--hidden", "10"], Program.UsageError, "--hidden applies" },
         { ["train", "--model", "resnet"], Program.UsageError, "resnet" },
         { ["train", "--hidden", "10,x"], Program.UsageError, "--hidden" },
         { ["train", "--batch-size", "0"], Program.UsageError, "--batch-size" },
@@ -144,5 +146,29 @@ public sealed class TrainCliTests
         Assert.Equal(Program.Failure, code);
         Assert.Contains("No cuda accelerator is present; present:", error, StringComparison.Ordinal);
         Assert.Contains("cpu (", error, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>The VGG through the CLI: a narrow one trains, lowers the loss, and its model file evaluates the same.</summary>
+public sealed class VggCliTests
+{
+    [Fact]
+    public void ANarrowVggLowersTheLossAndItsCheckpointEvaluatesTheSame()
+    {
+        string data = SyntheticData.WriteMnistLike(400, 100);
+        string outDir = Path.Combine(SyntheticData.NewDirectory(), "vgg");
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int code = Program.Run(
+            ["train", "--model", "vgg", "--width", "0.0625", "--dataset", "mnist", "--data-dir", data, "--steps", "40", "--eval-every", "20",
+             "--batch-size", "16", "--lr", "2e-3", "--accelerator", "cpu", "--out", outDir], output, error);
+        Assert.True(code == 0, error.ToString());
+        var rows = RunFiles.ParseMetrics(File.ReadAllText(Path.Combine(outDir, "metrics.csv")));
+        Assert.True(rows[^1].TrainLoss < rows[0].TrainLoss, $"training loss should fall: {rows[0].TrainLoss} -> {rows[^1].TrainLoss}");
+        Assert.True(rows[^1].TrainLoss < Math.Log(10), $"training loss after 40 steps: {rows[^1].TrainLoss}");
+
+        using var evalOutput = new StringWriter();
+        Assert.Equal(0, Program.Run(["eval", "--checkpoint", Path.Combine(outDir, "model.safetensors"), "--data-dir", data, "--batch-size", "16", "--accelerator", "cpu"], evalOutput, error));
+        Assert.Contains($"accuracy {rows[^1].TestAccuracy:F4}", evalOutput.ToString(), StringComparison.Ordinal);
     }
 }

@@ -1,0 +1,123 @@
+using GpuNet.Engine;
+using GpuNet.Engine.Layers;
+using GpuNet.Engine.Models;
+using GpuNet.Kernels;
+using GpuNet.Tests.Support;
+
+namespace GpuNet.Tests.Engine;
+
+public sealed class VggTests
+{
+    public static TheoryData<string> Accelerators => Support.Accelerators.All;
+
+    private static ModelSpec Vgg(int[] input, double width) => new("vgg", input, 10, [], false, WeightInit.KaimingUniform, width);
+
+    [Theory]
+    [InlineData(1, 28, new[] { 28, 14, 7, 4, 2, 1 })]
+    [InlineData(3, 32, new[] { 32, 16, 8, 4, 2, 1 })]
+    public void LayerShapesFollowTheReference(int channels, int side, int[] sides) => Support.Accelerators.Run("cpu", (kernels, _) =>
+    {
+        using var model = Vgg([channels, side, side], 0.125).Build(kernels, 2, seed: 1);
+        Assert.Equal(32, model.Layers.Count);
+        string[] kinds =
+        [
+            "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d",
+            "Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d",
+            "Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d",
+            "Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AvgPool2d", "Flatten", "Linear",
+        ];
+        Assert.Equal(kinds, model.Layers.Select(l => l.Kind));
+        var pools = model.Layers.Where(l => l.Kind == "MaxPool2d").ToList();
+        Assert.Equal(sides[1..], pools.Select(p => p.OutputShape[1]));
+        Assert.Equal(sides[0], model.Layers[0].OutputShape[1]);
+        int[] widths = [8, 16, 32, 32, 64, 64, 64, 64];
+        Assert.Equal(widths, model.Layers.Where(l => l.Kind == "Conv2d").Select(l => l.OutputShape[0]));
+        Assert.Equal(new Shape(64, 1, 1), model.Layers[29].OutputShape);
+        Assert.Equal(new Shape(10), model.OutputShape);
+    });
+
+    [Fact]
+    public void FullWidthParameterCountMatchesTheReference()
+    {
+        long expected = 0;
+        int previous = 1;
+        foreach (var (channels, _) in ModelSpec.VggBlocks)
+        {
+            expected += (previous * channels * 9) + channels + (2 * channels); // conv weight and bias, BatchNorm gamma and beta
+            previous = channels;
+        }
+
+        expected += (512 * 10) + 10;
+        Assert.Equal(9_229_962, expected); // "about 9.23 million"
+        Support.Accelerators.Run("cpu", (kernels, _) =>
+        {
+            using var model = Vgg([1, 28, 28], 1).Build(kernels, 1, seed: 1);
+            Assert.Equal(expected, model.ParameterCount);
+        });
+    }
+
+    [Fact]
+    public void WidthScalesChannelsWithAMinimumOfOne()
+    {
+        var spec = Vgg([1, 28, 28], 0.001);
+        Assert.All(ModelSpec.VggBlocks, b => Assert.Equal(1, spec.Scaled(b.Channels)));
+        Assert.Equal(32, Vgg([1, 28, 28], 0.5).Scaled(64));
+    }
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void WholeNetworkGradientsMatchFiniteDifferences(string accelerator) => Support.Accelerators.Run(accelerator, (kernels, buffers) =>
+    {
+        // conv, BatchNorm, ReLU, max and average pooling, flatten, linear and the loss, on a tiny input. A batch of 8
+        // keeps BatchNorm over the 2x2 and 1x1 maps smooth enough for central differences with a small step.
+        const int batch = 8;
+        var spec = Vgg([1, 28, 28], 1.0 / 32);
+        using var model = spec.Build(kernels, batch, seed: 5);
+        using var loss = new SoftmaxCrossEntropyLoss(kernels, batch, 10);
+        using var totals = new LossTotals(kernels);
+        var random = new Random(6);
+        var input = buffers.Upload(Numerics.Normal(random, batch * 784), batch, 1, 28, 28);
+        var labels = buffers.Upload([1, 4, 7, 2, 3, 5, 0, 9], batch);
+
+        double Loss()
+        {
+            loss.Compute(model.Forward(input, training: true), labels, totals);
+            return totals.Read().MeanLoss;
+        }
+
+        model.Backward(loss.Compute(model.Forward(input, training: true), labels, totals));
+        totals.Read();
+        int checkedCount = 0, outside = 0;
+        var report = new List<string>();
+        foreach (var (name, parameter) in model.NamedParameters)
+        {
+            var values = parameter.Value.Download();
+            var gradient = parameter.Gradient.Download();
+            int stride = Math.Max(1, values.Length / 6);
+            for (int i = 0; i < values.Length; i += stride)
+            {
+                const float h = 5e-4f;
+                float original = values[i];
+                values[i] = original + h;
+                parameter.Value.Upload(values);
+                double plus = Loss();
+                values[i] = original - h;
+                parameter.Value.Upload(values);
+                double minus = Loss();
+                values[i] = original;
+                parameter.Value.Upload(values);
+                double numeric = (plus - minus) / (2 * h);
+                checkedCount++;
+                if (Math.Abs(numeric - gradient[i]) > 2e-3 + (0.05 * Math.Abs(numeric)))
+                {
+                    outside++;
+                    report.Add($"{name}[{i}]: backward {gradient[i]:G5}, finite differences {numeric:G5}");
+                }
+            }
+        }
+
+        // A perturbation can move a max-pool winner or a ReLU across zero, where the loss has a kink; allow a few.
+        Assert.True(checkedCount > 80, $"only {checkedCount} checked");
+        Assert.True(outside <= checkedCount / 20, $"{outside} of {checkedCount} gradients disagree on {accelerator}:\n{string.Join("\n", report)}");
+    });
+}
