@@ -1,50 +1,50 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Numerics;
 using GpuNet.Engine;
-using GpuNet.Kernels;
-using ILGPU;
-using ILGPU.Runtime;
 using Device = GpuNet.Engine.Device;
 
 namespace GpuNet.Benchmarks;
 
 /// <summary>
-/// Kernel microbenchmarks. Each kernel is warmed up, then timed over repeated runs with the device synchronized,
-/// and printed with its median, min and max and its ratio to a yardstick measured in the same run.
-/// Usage: dotnet run --project benchmarks -c Release -- [--accelerator auto|cuda|opencl|cpu] [--quick]
+/// Kernel microbenchmarks and model step benchmarks. Every kernel is warmed up, then timed over repeated runs with
+/// the device synchronized; each row prints its median, min and max, its GFLOP/s or GB/s and its ratio to a
+/// yardstick measured in the same run (cuBLAS or a device copy on CUDA, managed Vector&lt;float&gt; code on the CPU).
 /// </summary>
 public static class Program
 {
+    private const string Usage =
+        "usage: dotnet run --project benchmarks -c Release -- [--accelerator auto|cuda|opencl|cpu] [--filter TEXT] [--quick] [--out DIR]\n" +
+        "       [--profile mlp|mlp-deep|vgg [--width F]]   per-layer forward/backward times of one model";
+
     public static int Main(string[] args)
     {
         var kind = AcceleratorKind.Auto;
         bool quick = false;
-        string? profile = null;
+        string? filter = null, outDir = null, profile = null;
         double width = 1;
         for (int i = 0; i < args.Length; i++)
         {
+            string? Value() => i + 1 < args.Length ? args[++i] : null;
             switch (args[i])
             {
                 case "--quick":
                     quick = true;
                     break;
-                case "--profile" when i + 1 < args.Length:
-                    profile = args[++i];
+                case "--filter":
+                    filter = Value();
                     break;
-                case "--width" when i + 1 < args.Length:
-                    width = double.Parse(args[++i], CultureInfo.InvariantCulture);
+                case "--out":
+                    outDir = Value();
                     break;
-                case "--accelerator" when i + 1 < args.Length:
-                    if (!Enum.TryParse(args[++i], ignoreCase: true, out kind))
-                    {
-                        Console.Error.WriteLine($"benchmarks: unknown accelerator '{args[i]}' (auto, cuda, opencl, cpu).");
-                        return 2;
-                    }
-
+                case "--profile":
+                    profile = Value();
+                    break;
+                case "--width" when double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out double w) && w > 0:
+                    width = w;
+                    break;
+                case "--accelerator" when Enum.TryParse(Value(), ignoreCase: true, out kind):
                     break;
                 default:
-                    Console.Error.WriteLine($"benchmarks: unknown option '{args[i]}'.");
+                    Console.Error.WriteLine($"benchmarks: bad option '{args[i]}'.\n{Usage}");
                     return 2;
             }
         }
@@ -52,18 +52,27 @@ public static class Program
         try
         {
             using var device = Device.Open(kind);
-            Console.WriteLine($"accelerator: {DeviceSelector.Describe(device.Info.Kind)} ({device.Info.Name}; {device.Accelerator.NumMultiprocessors} multiprocessors, {device.Accelerator.MaxNumThreadsPerGroup} threads per group at most)");
+            string accelerator = DeviceSelector.Describe(device.Info.Kind);
+            Console.WriteLine($"accelerator: {accelerator} ({device.Info.Name}){(quick ? ", quick mode" : "")}");
             if (profile is not null)
             {
-                var defaults = GpuNet.Engine.Training.TrainConfig.DefaultsFor(profile) with { Width = width };
-                LayerProfile.Run(device, defaults.Architecture([1, 28, 28], 10), defaults.BatchSize, quick ? 1 : 3);
+                var config = GpuNet.Engine.Training.TrainConfig.DefaultsFor(profile) with { Width = width };
+                LayerProfile.Run(device, config.Architecture([1, 28, 28], 10), config.BatchSize, quick ? 1 : 3);
                 return 0;
             }
 
-            int[] sizes = quick ? [128, 256] : device.Kernels.Policy.IsCpu ? [256, 512] : [256, 512, 1024, 4096];
-            foreach (int size in sizes)
+            var rows = new List<BenchRow>();
+            using (var kernels = new KernelBenchmarks(device, quick, filter))
             {
-                GemmRow(device, size, quick ? 3 : 7);
+                kernels.RunAll();
+                rows.AddRange(kernels.Rows);
+            }
+
+            rows.AddRange(ModelBenchmarks.Run(device, quick, filter));
+            if (outDir is not null)
+            {
+                BenchFiles.Write(outDir, rows, $"{accelerator} ({device.Info.Name})");
+                Console.WriteLine($"wrote {Path.Combine(outDir, "bench.csv")} and bench.png");
             }
 
             return 0;
@@ -73,75 +82,5 @@ public static class Program
             Console.Error.WriteLine($"benchmarks: {e.Message}");
             return 1;
         }
-    }
-
-    private static void GemmRow(Device device, int size, int repeats)
-    {
-        var random = new Random(1);
-        var a = Enumerable.Range(0, size * size).Select(_ => (float)random.NextDouble()).ToArray();
-        var b = Enumerable.Range(0, size * size).Select(_ => (float)random.NextDouble()).ToArray();
-        var accelerator = device.Accelerator;
-        using var aBuffer = accelerator.Allocate1D(a);
-        using var bBuffer = accelerator.Allocate1D(b);
-        using var cBuffer = accelerator.Allocate1D<float>(size * size);
-        var shape = new Shape(size, size);
-        var aView = new TensorView<float>(aBuffer.View, shape);
-        var bView = new TensorView<float>(bBuffer.View, shape);
-        var cView = new TensorView<float>(cBuffer.View, shape);
-        double flops = 2.0 * size * size * size;
-
-        var kernel = Time(repeats, () =>
-        {
-            device.Kernels.Gemm.Multiply(cView, aView, Transpose.None, bView, Transpose.None);
-            device.Synchronize();
-        });
-        var c = new float[size * size];
-        var yardstick = Time(repeats, () => ManagedGemm(a, b, c, size));
-        Console.WriteLine(string.Create(
-            CultureInfo.InvariantCulture,
-            $"gemm {size}x{size}x{size}: median {kernel.Median * 1e3:F2} ms (min {kernel.Min * 1e3:F2}, max {kernel.Max * 1e3:F2}), " +
-            $"{flops / kernel.Median / 1e9:F2} GFLOP/s; managed Vector<float> yardstick {flops / yardstick.Median / 1e9:F2} GFLOP/s; " +
-            $"ratio {yardstick.Median / kernel.Median:F2}"));
-    }
-
-    private static (double Median, double Min, double Max) Time(int repeats, Action action)
-    {
-        action();
-        var times = new double[repeats];
-        for (int i = 0; i < repeats; i++)
-        {
-            var watch = Stopwatch.StartNew();
-            action();
-            times[i] = watch.Elapsed.TotalSeconds;
-        }
-
-        Array.Sort(times);
-        return (times[repeats / 2], times[0], times[^1]);
-    }
-
-    /// <summary>The CPU yardstick: C = A B with rows in parallel and Vector&lt;float&gt; over the columns.</summary>
-    private static void ManagedGemm(float[] a, float[] b, float[] c, int n)
-    {
-        Parallel.For(0, n, i =>
-        {
-            var row = c.AsSpan(i * n, n);
-            row.Clear();
-            for (int k = 0; k < n; k++)
-            {
-                float x = a[(i * n) + k];
-                var bRow = b.AsSpan(k * n, n);
-                var scale = new Vector<float>(x);
-                int j = 0;
-                for (; j <= n - Vector<float>.Count; j += Vector<float>.Count)
-                {
-                    (new Vector<float>(row[j..]) + (scale * new Vector<float>(bRow[j..]))).CopyTo(row[j..]);
-                }
-
-                for (; j < n; j++)
-                {
-                    row[j] += x * bRow[j];
-                }
-            }
-        });
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using GpuNet.Engine;
 using GpuNet.Engine.Data;
 using GpuNet.Engine.Layers;
@@ -37,14 +38,31 @@ internal static class TrainCommand
         var accelerator = Program.AcceleratorOption();
         var outDir = new Option<string?>("--out") { Description = "Run directory (default runs/<timestamp>-<model>)." };
         var force = new Option<bool>("--force") { Description = "Write into --out even if it already holds files." };
+        var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write checkpoint.safetensors every N steps (default: at every evaluation), and always at the end and on an interrupt." };
+        var onNan = new Option<string>("--on-nan") { Description = "On a non-finite loss or gradient: stop (default; keeps the last good checkpoint) or skip the step.", DefaultValueFactory = _ => "stop" };
+        onNan.AcceptOnlyFromAmong("stop", "skip");
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in DIR from its checkpoint.safetensors (its configuration is the checkpoint's; --accelerator may change)." };
 
         var command = new Command("train", "Train a model and write metrics.csv, summary.json, curves.png and model.safetensors.")
         {
             model, dataset, dataDir, hidden, width, optimizer, lr, momentum, weightDecay, batchSize, steps, evalEvery, batchNorm, init,
-            normalize, seed, accelerator, outDir, force, Program.VerboseOption(),
+            normalize, seed, accelerator, outDir, force, checkpointEvery, onNan, resume, Program.VerboseOption(),
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(resume) is { } resumeDir)
+            {
+                var others = parse.CommandResult.Children.OfType<OptionResult>()
+                    .Where(o => !o.Implicit && o.Option != resume && o.Option != accelerator && o.Option.Name != "--verbose")
+                    .Select(o => o.Option.Name).ToList();
+                if (others.Count > 0)
+                {
+                    throw new ConfigurationException($"--resume takes the checkpoint's configuration; {string.Join(", ", others)} cannot be changed (only --accelerator).");
+                }
+
+                return Resume(output, interactive, resumeDir, parse.GetResult(accelerator) is { Implicit: false } ? Program.ParseAccelerator(parse.GetValue(accelerator)) : null);
+            }
+
             string modelName = parse.GetValue(model)!;
             var defaults = TrainConfig.DefaultsFor(modelName);
             var config = defaults with
@@ -70,6 +88,8 @@ internal static class TrainCommand
                 Normalize = parse.GetValue(normalize) == "standard" ? Normalization.Standard : Normalization.None,
                 Seed = parse.GetValue(seed),
                 Accelerator = Program.ParseAccelerator(parse.GetValue(accelerator)),
+                CheckpointEvery = parse.GetValue(checkpointEvery) ?? parse.GetValue(evalEvery) ?? defaults.EvalEvery,
+                OnNan = parse.GetValue(onNan) == "skip" ? NanPolicy.Skip : NanPolicy.Stop,
             };
             if (config.Model != "mlp" && config.Model != "mlp-deep" && parse.GetResult(hidden) is not null)
             {
@@ -85,20 +105,58 @@ internal static class TrainCommand
 
             string directory = parse.GetValue(outDir) ?? Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{config.Model}");
             PrepareOutput(directory, parse.GetValue(force));
-            var data = DataSets.Load(config.Dataset, config.DataDir);
-            using var device = Device.Open(config.Accelerator);
-            var progress = new ConsoleProgress(output, interactive);
-            var result = Trainer.Run(config, data, device, directory, progress);
-            progress.Finish();
-            var last = result.Rows[^1];
-            output.WriteLine(string.Create(
-                CultureInfo.InvariantCulture,
-                $"final_test_accuracy {last.TestAccuracy:F4} (best {result.Rows.Max(r => r.TestAccuracy):F4}), test loss {last.TestLoss:F4} after {config.Steps} steps " +
-                $"in {result.WallSeconds:F1} s ({result.TrainImagesPerSecond:F0} training images/s on {DeviceSelector.Describe(device.Info.Kind)})"));
-            output.WriteLine($"outputs: {Path.GetFullPath(directory)} ({RunFiles.MetricsFile}, {RunFiles.SummaryFile}, {RunFiles.CurvesFile}, {RunFiles.ModelFile})");
-            return 0;
+            return Train(output, interactive, config, directory, resumeFrom: null);
         });
         return command;
+    }
+
+    private static int Resume(TextWriter output, bool interactive, string directory, AcceleratorKind? accelerator)
+    {
+        string path = Path.Combine(directory, GpuNet.Engine.Checkpoints.Checkpoint.FileName);
+        var (_, _, config, state) = GpuNet.Engine.Checkpoints.Checkpoint.Read(path);
+        config = accelerator is { } kind ? config with { Accelerator = kind } : config;
+        config.Validate();
+        if (state.Step >= config.Steps)
+        {
+            output.WriteLine($"{directory}: the run already finished its {config.Steps} steps; nothing to resume.");
+            return 0;
+        }
+
+        output.WriteLine($"resuming {directory} after step {state.Step} of {config.Steps}");
+        return Train(output, interactive, config, directory, path);
+    }
+
+    private static int Train(TextWriter output, bool interactive, TrainConfig config, string directory, string? resumeFrom)
+    {
+        var data = DataSets.Load(config.Dataset, config.DataDir);
+        using var device = Device.Open(config.Accelerator);
+        var progress = new ConsoleProgress(output, interactive);
+        TrainResult result;
+        using (var interrupt = new Interrupt())
+        {
+            try
+            {
+                result = Trainer.Run(config, data, device, directory, progress, resumeFrom, interrupt.Token);
+            }
+            catch (OperationCanceledException e)
+            {
+                progress.Finish();
+                output.WriteLine(e.Message);
+                return interrupt.ExitCode;
+            }
+            finally
+            {
+                progress.Finish();
+            }
+        }
+
+        var last = result.Rows[^1];
+        output.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"final_test_accuracy {last.TestAccuracy:F4} (best {result.Rows.Max(r => r.TestAccuracy):F4}), test loss {last.TestLoss:F4} after {config.Steps} steps " +
+            $"in {result.WallSeconds:F1} s ({result.TrainImagesPerSecond:F0} training images/s on {DeviceSelector.Describe(device.Info.Kind)})"));
+        output.WriteLine($"outputs: {Path.GetFullPath(directory)} ({RunFiles.MetricsFile}, {RunFiles.SummaryFile}, {RunFiles.CurvesFile}, {RunFiles.ModelFile})");
+        return 0;
     }
 
     /// <summary>Creates the run directory, refusing one that holds files unless forced, and checks it is writable.</summary>
@@ -147,10 +205,21 @@ internal sealed class ConsoleProgress(TextWriter output, bool interactive) : ITr
     private long lastDraw;
     private bool lineOpen;
 
-    public void Started(TrainConfig config, string accelerator, long parameters, long deviceBytes) =>
+    public void Started(TrainConfig config, string accelerator, long parameters, long deviceBytes, int firstStep) =>
         output.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"training {config.Model} ({parameters:N0} parameters) on {config.Dataset} with {accelerator}; device memory held: {DeviceMemoryException.Format(deviceBytes)}"));
+            $"training {config.Model} ({parameters:N0} parameters) on {config.Dataset} with {accelerator}{(firstStep > 1 ? $" from step {firstStep}" : "")}; device memory held: {DeviceMemoryException.Format(deviceBytes)}"));
+
+    public void Skipped(int step, string reason)
+    {
+        if (lineOpen)
+        {
+            output.WriteLine();
+            lineOpen = false;
+        }
+
+        output.WriteLine($"{reason}; step skipped (--on-nan skip)");
+    }
 
     public void Step(int step, int steps, double imagesPerSecond, double elapsedSeconds)
     {
@@ -194,5 +263,49 @@ internal sealed class ConsoleProgress(TextWriter output, bool interactive) : ITr
         {
             output.WriteLine();
         }
+    }
+}
+
+/// <summary>
+/// Ctrl-C (SIGINT) and SIGTERM: the first asks training to stop after the current step and write a checkpoint (exit
+/// 130 or 143); a second exits at once.
+/// </summary>
+internal sealed class Interrupt : IDisposable
+{
+    private readonly CancellationTokenSource source = new();
+    private readonly PosixSignalRegistration[] registrations;
+
+    public Interrupt()
+    {
+        registrations = [PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle), PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle)];
+    }
+
+    public CancellationToken Token => source.Token;
+
+    /// <summary>130 after SIGINT, 143 after SIGTERM (128 + the signal number, as shells report).</summary>
+    public int ExitCode { get; private set; } = 130;
+
+    public void Dispose()
+    {
+        foreach (var registration in registrations)
+        {
+            registration.Dispose();
+        }
+
+        source.Dispose();
+    }
+
+    private void Handle(PosixSignalContext context)
+    {
+        int code = context.Signal == PosixSignal.SIGTERM ? 143 : 130;
+        if (source.IsCancellationRequested)
+        {
+            Environment.Exit(code);
+        }
+
+        context.Cancel = true;
+        ExitCode = code;
+        Console.Error.WriteLine($"gpunet: stopping after the current step and writing a checkpoint ({(code == 130 ? "Ctrl-C" : "SIGTERM")} again to exit at once)");
+        source.Cancel();
     }
 }

@@ -55,3 +55,6 @@ public sealed class CheckpointException : GpuNetException
 
 /// <summary>Settings that cannot work together (a usage error).</summary>
 public sealed class ConfigurationException(string message) : GpuNetException(message);
+
+/// <summary>Training met a non-finite loss or gradient; the message names the step and the layer.</summary>
+public sealed class DivergenceException(string message) : GpuNetException(message);

@@ -19,6 +19,13 @@ public sealed class LossTotals : IDisposable
         correct = new Tensor<int>(kernels.Accelerator, new Shape(1));
     }
 
+    /// <summary>Waits for the device and returns the loss sum as it stands, without resetting anything.</summary>
+    public float PeekLossSum()
+    {
+        lossSum.Download(lossHost);
+        return lossHost[0];
+    }
+
     /// <summary>Samples added since the last <see cref="Read"/>.</summary>
     public long Samples { get; internal set; }
 
@@ -70,15 +77,15 @@ public sealed class SoftmaxCrossEntropyLoss : IDisposable
     public long DeviceBytes => dLogits.SizeInBytes;
 
     /// <summary>
-    /// Adds the batch's loss sum and correct count to <paramref name="totals"/> and returns dLoss/dLogits of the
-    /// batch-mean loss: (softmax - onehot) / N.
+    /// Adds the batch's loss sum and correct count to <paramref name="totals"/> (or, with accumulate false, replaces
+    /// them) and returns dLoss/dLogits of the batch-mean loss: (softmax - onehot) / N.
     /// </summary>
-    public TensorView<float> Compute(TensorView<float> logits, TensorView<int> labels, LossTotals totals)
+    public TensorView<float> Compute(TensorView<float> logits, TensorView<int> labels, LossTotals totals, bool accumulate = true)
     {
         ArgumentNullException.ThrowIfNull(totals);
         var d = dLogits.ViewFor(logits.Shape[0]);
-        kernels.SoftmaxCrossEntropy.Compute(d, totals.LossSum, totals.Correct, logits, labels, accumulate: true);
-        totals.Samples += logits.Shape[0];
+        kernels.SoftmaxCrossEntropy.Compute(d, totals.LossSum, totals.Correct, logits, labels, accumulate);
+        totals.Samples = (accumulate ? totals.Samples : 0) + logits.Shape[0];
         return d;
     }
 

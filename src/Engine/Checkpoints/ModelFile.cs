@@ -25,8 +25,19 @@ public static class ModelFile
     public const string MeanName = "preprocess.mean";
     public const string InvStdName = "preprocess.inv_std";
 
-    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> atomically.</summary>
-    public static void Save(string path, Sequential model, ModelSpec spec, Preprocessing preprocessing, string dataset, TrainConfig? config)
+    /// <summary>
+    /// Writes <paramref name="model"/> to <paramref name="path"/> atomically, with <paramref name="extraTensors"/> and
+    /// <paramref name="extraMetadata"/> (a checkpoint's optimizer state and position) beside it.
+    /// </summary>
+    public static void Save(
+        string path,
+        Sequential model,
+        ModelSpec spec,
+        Preprocessing preprocessing,
+        string dataset,
+        TrainConfig? config,
+        IEnumerable<(string Name, SafeTensor Tensor)>? extraTensors = null,
+        IReadOnlyDictionary<string, string>? extraMetadata = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(spec);
@@ -64,6 +75,12 @@ public static class ModelFile
         if (config is not null)
         {
             metadata[ConfigKey] = JsonSerializer.Serialize(config, RunFiles.Json);
+        }
+
+        tensors.AddRange(extraTensors ?? []);
+        foreach (var (key, value) in extraMetadata ?? new Dictionary<string, string>())
+        {
+            metadata[key] = value;
         }
 
         AtomicFile.WriteAllBytes(path, SafeTensors.Serialize(tensors, metadata));
@@ -138,7 +155,8 @@ public static class ModelFile
         }
     }
 
-    private static SafeTensor Expect(IReadOnlyDictionary<string, SafeTensor> tensors, string name, long[] shape, string source)
+    /// <summary>The tensor <paramref name="name"/>, checked to be F32 of <paramref name="shape"/>.</summary>
+    internal static SafeTensor Expect(IReadOnlyDictionary<string, SafeTensor> tensors, string name, long[] shape, string source)
     {
         if (!tensors.TryGetValue(name, out var tensor))
         {
@@ -154,7 +172,7 @@ public static class ModelFile
         return tensor;
     }
 
-    private static SafeTensor ToSafe(Tensor<float> tensor)
+    internal static SafeTensor ToSafe(Tensor<float> tensor)
     {
         var shape = Enumerable.Range(0, tensor.Capacity.Rank).Select(a => (long)tensor.Capacity[a]).ToArray();
         return SafeTensor.FromFloats(tensor.Download(), shape);

@@ -105,6 +105,21 @@ public sealed class EpochSampler(int count, int batchSize, int seed)
     /// <summary>The current epoch's order.</summary>
     public int[] Permutation => permutation;
 
+    /// <summary>
+    /// Returns to the position after <paramref name="epoch"/> shuffles with the next batch at <paramref name="offset"/>,
+    /// by replaying the shuffles from the seed: the state a checkpoint needs is two integers.
+    /// </summary>
+    public void Restore(int epoch, int offset)
+    {
+        for (int e = 0; e < epoch; e++)
+        {
+            random.Shuffle(permutation);
+        }
+
+        Epoch = epoch;
+        Offset = epoch == 0 ? int.MaxValue : offset;
+    }
+
     /// <summary>The next batch's offset into <see cref="Permutation"/>; <paramref name="reshuffled"/> says a new order must be uploaded.</summary>
     public int Next(out bool reshuffled)
     {

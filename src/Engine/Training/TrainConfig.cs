@@ -4,6 +4,16 @@ using GpuNet.Engine.Models;
 
 namespace GpuNet.Engine.Training;
 
+/// <summary>What a non-finite loss or gradient does.</summary>
+public enum NanPolicy
+{
+    /// <summary>Stop the run with a message naming the step and the layer, keeping the last good checkpoint.</summary>
+    Stop,
+
+    /// <summary>Discard the step's gradients and go on.</summary>
+    Skip,
+}
+
 /// <summary>A training run's full configuration, every default resolved.</summary>
 public sealed record TrainConfig
 {
@@ -34,6 +44,12 @@ public sealed record TrainConfig
     public int Steps { get; init; } = 1500;
 
     public int EvalEvery { get; init; } = 100;
+
+    /// <summary>Write a checkpoint every N steps (0: only at the end and on an interrupt).</summary>
+    public int CheckpointEvery { get; init; }
+
+    /// <summary>What a non-finite loss or gradient does: stop the run, or skip the step.</summary>
+    public NanPolicy OnNan { get; init; } = NanPolicy.Stop;
 
     public Normalization Normalize { get; init; } = Normalization.None;
 
@@ -105,6 +121,11 @@ public sealed record TrainConfig
         if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
         {
             throw new ConfigurationException($"--weight-decay must be zero or positive, got {WeightDecay}.");
+        }
+
+        if (CheckpointEvery < 0)
+        {
+            throw new ConfigurationException($"--checkpoint-every must be zero or positive, got {CheckpointEvery}.");
         }
 
         if (BatchSize < 1 || Steps < 1 || EvalEvery < 1)

@@ -1,0 +1,364 @@
+using GpuNet.Kernels;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using Device = GpuNet.Engine.Device;
+
+namespace GpuNet.Benchmarks;
+
+/// <summary>Times every kernel family at shapes of the MLP and VGG steps, each beside its yardstick from the same run.</summary>
+public sealed class KernelBenchmarks(Device device, bool quick, string? filter) : IDisposable
+{
+    private readonly List<IDisposable> owned = [];
+    private readonly Random random = new(1);
+    private readonly int repeats = quick ? 3 : 10;
+    private readonly bool cpu = device.Kernels.Policy.IsCpu;
+    private readonly string accelerator = GpuNet.Engine.DeviceSelector.Describe(device.Info.Kind);
+    private CuBlas? cuBlas;
+    private bool cuBlasTried;
+    private double? copyGbps;
+
+    public List<BenchRow> Rows { get; } = [];
+
+    private KernelLibrary K => device.Kernels;
+
+    public void RunAll()
+    {
+        int[] squares = quick ? [128, 256] : cpu ? [256, 512] : [256, 512, 1024, 4096];
+        foreach (int size in squares)
+        {
+            Gemm(size, size, size);
+        }
+
+        // The MLP steps (batch 200 and 400) and the VGG steps' convolution GEMMs (batch 32, 28x28 input).
+        var modelShapes = quick
+            ? new (int M, int N, int K)[] { (200, 100, 784), (100, 784, 200) }
+            : [(200, 100, 784), (100, 784, 200), (400, 512, 784), (512, 784, 400), (400, 784, 512), (128, 6272, 576), (512, 512, 2304), (512, 2304, 512)];
+        foreach (var (m, n, k) in modelShapes)
+        {
+            Gemm(m, n, k);
+        }
+
+        // (N, C, H, W, Cout): VGG conv2 and conv4b at batch 32 (quick: narrow and small).
+        var convs = quick ? new[] { (8, 8, 14, 14, 16) } : cpu ? new[] { (32, 64, 14, 14, 128), (32, 256, 4, 4, 512) } : new[] { (32, 64, 14, 14, 128), (32, 256, 7, 7, 256), (32, 512, 4, 4, 512) };
+        foreach (var (n, c, h, w, cout) in convs)
+        {
+            Convolution(n, c, h, w, cout);
+        }
+
+        int elements = quick ? 1 << 16 : cpu ? 1 << 21 : 1 << 25;
+        Relu(elements);
+        BatchNorm(quick ? 8 : 32, quick ? 16 : 128, quick ? 14 : 28);
+        MaxPool(quick ? 8 : 32, quick ? 16 : 64, 28);
+        Softmax(quick ? 200 : 4096, 10);
+    }
+
+    public void Dispose()
+    {
+        cuBlas?.Dispose();
+        foreach (var d in owned)
+        {
+            d.Dispose();
+        }
+    }
+
+    private bool Selected(string kernel) => filter is null || kernel.Contains(filter, StringComparison.OrdinalIgnoreCase);
+
+    private TensorView<float> Random(params int[] dims)
+    {
+        var shape = new Shape(dims);
+        var data = new float[shape.Length];
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = (float)((random.NextDouble() * 2) - 1);
+        }
+
+        var buffer = device.Accelerator.Allocate1D(data);
+        owned.Add(buffer);
+        return new TensorView<float>(buffer.View, shape);
+    }
+
+    private TensorView<int> Ints(int length, int below)
+    {
+        var buffer = device.Accelerator.Allocate1D(Enumerable.Range(0, length).Select(_ => random.Next(below)).ToArray());
+        owned.Add(buffer);
+        return new TensorView<int>(buffer.View, new Shape(length));
+    }
+
+    private static float[] Host(int length, Random random) => Enumerable.Range(0, length).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
+
+    private void Add(string kernel, string shape, (double Median, double Min, double Max) t, double? flops, double? bytes, double? yardstickMs, string? yardstickBytesNote = null)
+    {
+        _ = yardstickBytesNote;
+        double? ratio = yardstickMs is { } y ? y / t.Median : null;
+        var row = new BenchRow(kernel, shape, accelerator, t.Median, t.Min, t.Max, flops / (t.Median * 1e6), bytes / (t.Median * 1e6), ratio);
+        Rows.Add(row);
+        Console.WriteLine(row);
+    }
+
+    /// <summary>The yardstick of a memory-bound op on CUDA: the time a device-to-device copy of the same bytes takes.</summary>
+    private double? CopyYardstickMs(double bytes)
+    {
+        if (device.Info.Kind != GpuNet.Engine.AcceleratorKind.Cuda)
+        {
+            return null;
+        }
+
+        if (copyGbps is null)
+        {
+            long length = 1L << 26;
+            using var source = device.Accelerator.Allocate1D<float>(length);
+            using var target = device.Accelerator.Allocate1D<float>(length);
+            var t = Timer.Measure(repeats, () =>
+            {
+                target.View.CopyFrom(source.View);
+                device.Synchronize();
+            });
+            copyGbps = 2.0 * length * 4 / (t.MedianMs * 1e6);
+            Console.WriteLine($"device-to-device copy: {copyGbps:F1} GB/s (the yardstick of memory-bound kernels)");
+        }
+
+        return bytes / (copyGbps * 1e6);
+    }
+
+    private void Gemm(int m, int n, int k)
+    {
+        if (!Selected("gemm"))
+        {
+            return;
+        }
+
+        var a = Random(m, k);
+        var b = Random(k, n);
+        var c = Random(m, n);
+        var t = Timer.Measure(repeats, () =>
+        {
+            K.Gemm.Multiply(c, a, Transpose.None, b, Transpose.None);
+            device.Synchronize();
+        });
+        double? yardstick = null;
+        if (cpu)
+        {
+            var r = new Random(2);
+            float[] ha = Host(m * k, r), hb = Host(k * n, r), hc = new float[m * n];
+            yardstick = Timer.Measure(repeats, () => Managed.Gemm(ha, hb, hc, m, n, k)).MedianMs;
+        }
+        else if (CuBlasHandle() is { } blas)
+        {
+            // Row-major C = A B is column-major C^T = B^T A^T.
+            yardstick = Timer.Measure(repeats, () =>
+            {
+                blas.Gemm(CuBlasOperation.NonTranspose, CuBlasOperation.NonTranspose, n, m, k, 1f, b.Data, n, a.Data, k, 0f, c.Data, n);
+                device.Synchronize();
+            }).MedianMs;
+        }
+
+        Add("gemm", $"{m}x{n}x{k}", t, 2.0 * m * n * k, null, yardstick);
+    }
+
+    private CuBlas? CuBlasHandle()
+    {
+        if (!cuBlasTried && device.Accelerator is CudaAccelerator cuda)
+        {
+            cuBlasTried = true;
+            try
+            {
+                cuBlas = new CuBlas(cuda) { PointerMode = CuBlasPointerMode.Host };
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                Console.WriteLine($"cuBLAS unavailable ({e.GetType().Name}: {e.Message}); GEMM rows have no yardstick");
+            }
+        }
+
+        return cuBlas;
+    }
+
+    private void Convolution(int n, int c, int h, int w, int cout)
+    {
+        if (!Selected("conv"))
+        {
+            return;
+        }
+
+        var window = new Window(3, 1, 1);
+        var input = Random(n, c, h, w);
+        var weight = Random(cout, c, 3, 3);
+        var bias = Random(cout);
+        var output = Random(n, cout, h, w);
+        var columns = Random(GpuNet.Kernels.Convolution.ColumnsLength(input.Shape, weight.Shape, window));
+        var scratch = Random(GpuNet.Kernels.Convolution.ScratchLength(input.Shape, weight.Shape, window));
+        var dWeight = Random(cout, c, 3, 3);
+        var dBias = Random(cout);
+        var dInput = Random(n, c, h, w);
+        double flops = 2.0 * n * cout * h * w * c * 9;
+        string shape = $"{n}x{c}x{h}x{w}->{cout}";
+        var forward = Timer.Measure(repeats, () =>
+        {
+            K.Convolution.Forward(output, input, weight, bias, window, columns, scratch);
+            device.Synchronize();
+        });
+        double? yardstick = null;
+        if (cpu)
+        {
+            var r = new Random(3);
+            float[] hx = Host(input.Length, r), hw = Host(weight.Length, r), hcols = new float[columns.Length], hprod = new float[scratch.Length];
+            yardstick = Timer.Measure(repeats, () => Managed.Conv(hx, hw, hcols, hprod, n, c, h, w, cout, 3, 1, 1)).MedianMs;
+        }
+        else if (CuBlasHandle() is { } blas)
+        {
+            // cuBLAS for the convolution's GEMM alone (our im2col and layout copies included on our side).
+            int ckk = c * 9, np = n * h * w;
+            yardstick = Timer.Measure(repeats, () =>
+            {
+                blas.Gemm(CuBlasOperation.NonTranspose, CuBlasOperation.NonTranspose, np, cout, ckk, 1f, columns.Data, np, weight.Data, ckk, 0f, scratch.Data, np);
+                device.Synchronize();
+            }).MedianMs;
+        }
+
+        Add("conv_forward", shape, forward, flops, null, yardstick);
+        var backward = Timer.Measure(repeats, () =>
+        {
+            K.Convolution.Backward(dInput, dWeight, dBias, output, weight, input.Shape, window, columns, scratch);
+            device.Synchronize();
+        });
+        Add("conv_backward", shape, backward, 2 * flops, null, null);
+    }
+
+    private void Relu(int length)
+    {
+        if (!Selected("relu"))
+        {
+            return;
+        }
+
+        var x = Random(length);
+        var y = Random(length);
+        var t = Timer.Measure(repeats, () =>
+        {
+            K.Elementwise.ReluForward(y, x);
+            device.Synchronize();
+        });
+        double bytes = 8.0 * length;
+        double? yardstick = cpu ? ManagedMs(() => Host(length, new Random(4)), hx => { var hy = new float[length]; return () => Managed.Relu(hx, hy); }) : CopyYardstickMs(bytes);
+        Add("relu_forward", $"{length}", t, null, bytes, yardstick);
+        var dx = Random(length);
+        var tb = Timer.Measure(repeats, () =>
+        {
+            K.Elementwise.ReluBackward(dx, x, y);
+            device.Synchronize();
+        });
+        Add("relu_backward", $"{length}", tb, null, 12.0 * length, cpu ? null : CopyYardstickMs(12.0 * length));
+    }
+
+    private double ManagedMs(Func<float[]> make, Func<float[], Action> bind)
+    {
+        var action = bind(make());
+        return Timer.Measure(repeats, action).MedianMs;
+    }
+
+    private void BatchNorm(int n, int c, int side)
+    {
+        if (!Selected("batchnorm"))
+        {
+            return;
+        }
+
+        var x = Random(n, c, side, side);
+        var y = Random(n, c, side, side);
+        var gamma = Random(c);
+        var beta = Random(c);
+        var mean = Random(c);
+        var invStd = Random(c);
+        var runMean = Random(c);
+        var runVar = Random(c);
+        string shape = $"{n}x{c}x{side}x{side}";
+        double bytes = 4.0 * x.Length * 4; // two statistics passes, one read and one write to normalize
+        var t = Timer.Measure(repeats, () =>
+        {
+            K.BatchNorm.ForwardTraining(y, mean, invStd, runMean, runVar, x, gamma, beta);
+            device.Synchronize();
+        });
+        double? yardstick = cpu
+            ? ManagedMs(() => Host(x.Length, new Random(5)), hx => { var hy = new float[hx.Length]; return () => Managed.BatchNorm(hx, hy, n, c, side * side); })
+            : CopyYardstickMs(bytes);
+        Add("batchnorm_forward", shape, t, null, bytes, yardstick);
+        var dx = Random(n, c, side, side);
+        var tb = Timer.Measure(repeats, () =>
+        {
+            K.BatchNorm.Backward(dx, gamma, beta, y, x, gamma, mean, invStd);
+            device.Synchronize();
+        });
+        Add("batchnorm_backward", shape, tb, null, 4.0 * x.Length * 5, cpu ? null : CopyYardstickMs(4.0 * x.Length * 5));
+    }
+
+    private void MaxPool(int n, int c, int side)
+    {
+        if (!Selected("pool"))
+        {
+            return;
+        }
+
+        var window = new Window(3, 2, 1);
+        var x = Random(n, c, side, side);
+        var outShape = Pooling.OutputShape(x.Shape, window);
+        var y = Random(outShape[0], outShape[1], outShape[2], outShape[3]);
+        var buffer = device.Accelerator.Allocate1D<int>(outShape.Length);
+        owned.Add(buffer);
+        var argmax = new TensorView<int>(buffer.View, outShape);
+        string shape = $"{n}x{c}x{side}x{side}";
+        double bytes = 4.0 * (x.Length + (2 * y.Length));
+        var t = Timer.Measure(repeats, () =>
+        {
+            K.Pooling.MaxForward(y, argmax, x, window);
+            device.Synchronize();
+        });
+        double? yardstick = cpu
+            ? ManagedMs(() => Host(x.Length, new Random(6)), hx => { var hy = new float[y.Length]; return () => Managed.MaxPool(hx, hy, n * c, side, side, 3, 2, 1); })
+            : CopyYardstickMs(bytes);
+        Add("maxpool_forward", shape, t, null, bytes, yardstick);
+        var dx = Random(n, c, side, side);
+        var tb = Timer.Measure(repeats, () =>
+        {
+            K.Pooling.MaxBackward(dx, y, argmax, window);
+            device.Synchronize();
+        });
+        Add("maxpool_backward", shape, tb, null, bytes, cpu ? null : CopyYardstickMs(bytes));
+    }
+
+    private void Softmax(int rows, int classes)
+    {
+        if (!Selected("softmax"))
+        {
+            return;
+        }
+
+        var logits = Random(rows, classes);
+        var dLogits = Random(rows, classes);
+        var labels = Ints(rows, classes);
+        var loss = Random(1);
+        var correctBuffer = device.Accelerator.Allocate1D<int>(1);
+        owned.Add(correctBuffer);
+        var correct = new TensorView<int>(correctBuffer.View, new Shape(1));
+        double bytes = 4.0 * ((2 * logits.Length) + rows);
+        var t = Timer.Measure(repeats, () =>
+        {
+            K.SoftmaxCrossEntropy.Compute(dLogits, loss, correct, logits, labels);
+            device.Synchronize();
+        });
+        double? yardstick = null;
+        if (cpu)
+        {
+            var r = new Random(7);
+            float[] hl = Host(logits.Length, r), hg = new float[logits.Length];
+            int[] hlabels = Enumerable.Range(0, rows).Select(_ => r.Next(classes)).ToArray();
+            yardstick = Timer.Measure(repeats, () => Managed.SoftmaxCrossEntropy(hl, hlabels, hg, rows, classes)).MedianMs;
+        }
+        else
+        {
+            yardstick = CopyYardstickMs(bytes);
+        }
+
+        Add("softmax_cross_entropy", $"{rows}x{classes}", t, null, bytes, yardstick);
+    }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Publishes the CLI (gpunet), the test suite (GpuNet.Tests, an xunit.v3 executable) and the benchmarks
+# (GpuNet.Benchmarks) self-contained for linux-x64 into one folder, so the three share one copy of the .NET runtime,
+# and packs that folder with check.sh and torch_reference.py as .gpu/gpunet-linux-x64.tar.xz (git-ignored).
+# Not trimmed: trimming breaks ILGPU's reflection-based kernel compiler.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+limit_mib=60
+out=.gpu/gpunet
+archive=.gpu/gpunet-linux-x64.tar.xz
+rm -rf "$out" "$archive"
+mkdir -p "$out"
+for project in src/Cli tests benchmarks; do
+  echo "== publishing $project"
+  dotnet publish "$project" -c Release -r linux-x64 --self-contained -p:PublishTrimmed=false -o "$out" -v quiet -nologo | tail -2
+done
+cp benchmarks/gpu/check.sh benchmarks/gpu/torch_reference.py "$out"/
+echo "== packing $archive"
+tar -cJf "$archive" -C .gpu gpunet
+bytes=$(stat -c %s "$archive")
+echo "$archive: $((bytes / 1024 / 1024)) MiB ($(du -sh "$out" | cut -f1) unpacked)"
+if [ "$bytes" -gt $((limit_mib * 1024 * 1024)) ]; then
+  echo "pack.sh: the archive is over ${limit_mib} MiB" >&2
+  exit 1
+fi

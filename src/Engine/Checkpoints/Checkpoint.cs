@@ -1,0 +1,100 @@
+using System.Text.Json;
+using GpuNet.Engine.Data;
+using GpuNet.Engine.Layers;
+using GpuNet.Engine.Models;
+using GpuNet.Engine.Optim;
+using GpuNet.Engine.Training;
+
+namespace GpuNet.Engine.Checkpoints;
+
+/// <summary>Where a run stands: everything besides tensors that resuming needs to continue bit for bit.</summary>
+public sealed record TrainingState
+{
+    /// <summary>Steps completed.</summary>
+    public int Step { get; init; }
+
+    /// <summary>Optimizer updates applied (steps minus skipped ones).</summary>
+    public long OptimizerSteps { get; init; }
+
+    /// <summary>The data order's epoch and the row of the next batch.</summary>
+    public int Epoch { get; init; }
+
+    public int Offset { get; init; }
+
+    /// <summary>The training loss summed since the last evaluation, and over how many samples.</summary>
+    public double TrainLossSum { get; init; }
+
+    public long TrainSamples { get; init; }
+
+    /// <summary>Steps skipped for a non-finite loss or gradient (--on-nan skip).</summary>
+    public int SkippedSteps { get; init; }
+
+    public double ElapsedSeconds { get; init; }
+
+    public double TrainSeconds { get; init; }
+
+    public long TrainImages { get; init; }
+
+    /// <summary>The evaluations so far.</summary>
+    public IReadOnlyList<MetricsRow> Rows { get; init; } = [];
+}
+
+/// <summary>
+/// A training checkpoint: a model file (so eval reads it) plus the optimizer state as "optimizer.{parameter}.{state}"
+/// tensors and, in the metadata, the run's <see cref="TrainingState"/> ("gpunet.state"). Written atomically.
+/// </summary>
+public static class Checkpoint
+{
+    public const string FileName = "checkpoint.safetensors";
+    public const string StateKey = "gpunet.state";
+    private const string OptimizerPrefix = "optimizer.";
+
+    public static void Save(
+        string path, Sequential model, Optimizer optimizer, ModelSpec spec, Preprocessing preprocessing, string dataset, TrainConfig config, TrainingState state)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var extra = optimizer.State.Select(s => (OptimizerPrefix + s.Name, ModelFile.ToSafe(s.Value)));
+        var metadata = new Dictionary<string, string> { [StateKey] = JsonSerializer.Serialize(state, RunFiles.Json) };
+        ModelFile.Save(path, model, spec, preprocessing, dataset, config, extra, metadata);
+    }
+
+    /// <summary>Reads a checkpoint: its model file description, tensors, configuration and state.</summary>
+    /// <exception cref="CheckpointException">It is missing, malformed or not a training checkpoint.</exception>
+    public static (ModelFileInfo Info, Dictionary<string, SafeTensor> Tensors, TrainConfig Config, TrainingState State) Read(string path)
+    {
+        var (info, tensors) = ModelFile.Read(path);
+        if (!info.Metadata.TryGetValue(StateKey, out var stateJson) || !info.Metadata.TryGetValue(ModelFile.ConfigKey, out var configJson))
+        {
+            throw new CheckpointException($"{path}: no training state; it is a model file, not a checkpoint (resume needs {FileName}).");
+        }
+
+        try
+        {
+            var config = JsonSerializer.Deserialize<TrainConfig>(configJson, RunFiles.Json) ?? throw new JsonException("empty configuration");
+            var state = JsonSerializer.Deserialize<TrainingState>(stateJson, RunFiles.Json) ?? throw new JsonException("empty state");
+            if (state.Step < 0 || state.Step > config.Steps || state.Epoch < 0 || state.Offset < 0 || state.TrainSamples < 0)
+            {
+                throw new JsonException($"step {state.Step}, epoch {state.Epoch}, offset {state.Offset} do not fit the configuration");
+            }
+
+            return (info, tensors, config, state);
+        }
+        catch (JsonException e)
+        {
+            throw new CheckpointException($"{path}: the training state or configuration is malformed ({e.Message}).", e);
+        }
+    }
+
+    /// <summary>Uploads the optimizer state of a checkpoint, checking every name and shape.</summary>
+    public static void ApplyOptimizer(Optimizer optimizer, IReadOnlyDictionary<string, SafeTensor> tensors, long steps, string source)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        foreach (var (name, value) in optimizer.State)
+        {
+            var shape = Enumerable.Range(0, value.Capacity.Rank).Select(a => (long)value.Capacity[a]).ToArray();
+            value.Upload(ModelFile.Expect(tensors, OptimizerPrefix + name, shape, source).ToFloats());
+        }
+
+        optimizer.Steps = steps;
+    }
+}
