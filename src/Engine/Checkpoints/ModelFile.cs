@@ -112,9 +112,11 @@ public static class ModelFile
             throw new CheckpointException($"{path}: '{ModelKey}' metadata is not a model description ({e.Message}).", e);
         }
 
-        if (spec.InputShape is not { Length: 3 } || spec.InputShape.Any(d => d < 1 || d > Readers.MaxSide) || spec.Classes < 1 || spec.Hidden is null)
+        if (!ModelSpec.Names.Contains(spec.Model) || spec.InputShape is not { Length: 3 } || spec.InputShape.Any(d => d < 1 || d > Readers.MaxSide)
+            || spec.Classes is < 1 or > 100_000 || spec.Hidden is null || spec.Hidden.Any(h => h is < 1 or > 1 << 16) || spec.Hidden.Length > 64
+            || !(spec.Width > 0 && spec.Width <= 64) || !Enum.IsDefined(spec.Init))
         {
-            throw new CheckpointException($"{path}: the model description has an invalid input shape, class count or hidden widths.");
+            throw new CheckpointException($"{path}: the model description is invalid (model '{spec.Model}', input, classes, hidden widths or width out of range).");
         }
 
         var mean = Expect(tensors, MeanName, [.. spec.InputShape.Select(d => (long)d)], path);

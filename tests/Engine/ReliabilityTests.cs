@@ -1,0 +1,189 @@
+using GpuNet.Engine;
+using GpuNet.Engine.Checkpoints;
+using GpuNet.Engine.Data;
+using GpuNet.Engine.Training;
+using GpuNet.Tests.Support;
+
+namespace GpuNet.Tests.Engine;
+
+/// <summary>Checkpoints, resume, interrupts, kills and divergence.</summary>
+public sealed class ReliabilityTests
+{
+    private static readonly Lazy<string> DataDir = new(() => SyntheticData.WriteMnistLike(500, 100, seed: 11));
+    private static readonly Lazy<Dataset> Data = new(() => DataSets.Load("mnist", DataDir.Value));
+
+    private static IEnumerable<string> WithoutTime(IEnumerable<MetricsRow> rows) =>
+        rows.Select(r => FormattableString.Invariant($"{r.Step},{r.TrainLoss:R},{r.TestLoss:R},{r.TestAccuracy:R}"));
+
+    private static IEnumerable<string> MetricsOf(string dir) => WithoutTime(RunFiles.ParseMetrics(File.ReadAllText(Path.Combine(dir, "metrics.csv"))));
+
+    /// <summary>Cancels its token once a given step has finished.</summary>
+    private sealed class CancelAt(int step, CancellationTokenSource source) : ITrainingObserver
+    {
+        public void Started(TrainConfig config, string accelerator, long parameters, long deviceBytes, int firstStep)
+        {
+        }
+
+        public void Step(int s, int steps, double imagesPerSecond, double elapsedSeconds)
+        {
+            if (s == step)
+            {
+                source.Cancel();
+            }
+        }
+
+        public void Evaluated(MetricsRow row, int steps)
+        {
+        }
+
+        public void Skipped(int s, string reason)
+        {
+        }
+    }
+
+    public static TheoryData<string> Configurations => new() { "sgd-momentum", "adam-batchnorm" };
+
+    private static TrainConfig Config(string name) => name == "sgd-momentum"
+        ? new TrainConfig { Dataset = "mnist", DataDir = DataDir.Value, Hidden = [16], Momentum = 0.9, LearningRate = 1e-3, BatchSize = 40, Steps = 30, EvalEvery = 10, CheckpointEvery = 7, Accelerator = AcceleratorKind.Cpu }
+        : new TrainConfig { Dataset = "mnist", DataDir = DataDir.Value, Hidden = [16, 8], BatchNorm = true, Optimizer = "adam", LearningRate = 1e-3, Init = GpuNet.Engine.Layers.WeightInit.KaimingUniform, BatchSize = 40, Steps = 30, EvalEvery = 10, CheckpointEvery = 7, Accelerator = AcceleratorKind.Cpu };
+
+    [Theory]
+    [MemberData(nameof(Configurations))]
+    public void AnInterruptedAndResumedRunEqualsTheUninterruptedOneBitForBit(string name)
+    {
+        var config = Config(name);
+        using var device = Device.Open(AcceleratorKind.Cpu);
+        string whole = SyntheticData.NewDirectory(), split = SyntheticData.NewDirectory();
+        Trainer.Run(config, Data.Value, device, whole);
+
+        // Stop after step 13 (crossing the epoch boundary at step 12 and between checkpoints), then resume.
+        using var source = new CancellationTokenSource();
+        var stopped = Assert.Throws<OperationCanceledException>(() => Trainer.Run(config, Data.Value, device, split, new CancelAt(13, source), cancel: source.Token));
+        Assert.Contains("Interrupted after step 14", stopped.Message, StringComparison.Ordinal);
+        Assert.Equal(14, Checkpoint.Read(Path.Combine(split, Checkpoint.FileName)).State.Step);
+        Trainer.Run(config, Data.Value, device, split, resumeFrom: Path.Combine(split, Checkpoint.FileName));
+
+        Assert.Equal(MetricsOf(whole), MetricsOf(split));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "model.safetensors")), File.ReadAllBytes(Path.Combine(split, "model.safetensors")));
+    }
+
+    [Fact]
+    public void SigintStopsAfterAStepWritesACheckpointAndExits130ThenResumeFinishes()
+    {
+        string dir = Path.Combine(SyntheticData.NewDirectory(), "run");
+        string[] args = ["train", "--dataset", "mnist", "--data-dir", DataDir.Value, "--hidden", "16", "--batch-size", "20", "--steps", "3000", "--eval-every", "1000", "--accelerator", "cpu", "--out", dir];
+        using (var run = new GpunetProcess(args))
+        {
+            Assert.True(run.WaitForLine("training mlp", TimeSpan.FromSeconds(60)), run.Output);
+            Thread.Sleep(500);
+            run.Signal("INT");
+            int code = run.WaitForExit(TimeSpan.FromSeconds(60));
+            Assert.True(code == 130, $"exit {code}: {run.Output}");
+            Assert.Contains("Interrupted after step", run.Output, StringComparison.Ordinal);
+        }
+
+        var state = Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName)).State;
+        Assert.InRange(state.Step, 1, 2999);
+        using var resumed = new GpunetProcess("train", "--resume", dir, "--accelerator", "cpu");
+        Assert.Equal(0, resumed.WaitForExit(TimeSpan.FromSeconds(180)));
+        Assert.Contains($"resuming {dir} after step {state.Step}", resumed.Output, StringComparison.Ordinal);
+        Assert.Equal([1000, 2000, 3000], RunFiles.ParseMetrics(File.ReadAllText(Path.Combine(dir, "metrics.csv"))).Select(r => r.Step));
+    }
+
+    [Fact]
+    public void SigkillAtRandomMomentsAlwaysLeavesAReadableCheckpointThatResumes()
+    {
+        string dir = Path.Combine(SyntheticData.NewDirectory(), "run");
+        string[] fresh = ["train", "--dataset", "mnist", "--data-dir", DataDir.Value, "--hidden", "64", "--batch-size", "20", "--steps", "400", "--eval-every", "200", "--checkpoint-every", "1", "--accelerator", "cpu", "--out", dir];
+        var random = new Random(12);
+        int kills = 0;
+        for (int attempt = 0; attempt < 6; attempt++)
+        {
+            bool first = !File.Exists(Path.Combine(dir, Checkpoint.FileName));
+            using var run = first ? new GpunetProcess(fresh) : new GpunetProcess("train", "--resume", dir, "--accelerator", "cpu");
+            Assert.True(run.WaitForLine("training mlp", TimeSpan.FromSeconds(60)), run.Output);
+            Thread.Sleep(random.Next(50, 600));
+            run.Signal("KILL");
+            run.WaitForExit(TimeSpan.FromSeconds(30));
+            kills++;
+            if (File.Exists(Path.Combine(dir, Checkpoint.FileName)))
+            {
+                var state = Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName)).State; // throws if torn
+                Assert.InRange(state.Step, 1, 400);
+            }
+        }
+
+        Assert.True(File.Exists(Path.Combine(dir, Checkpoint.FileName)), "no checkpoint after the kills");
+        using var last = new GpunetProcess("train", "--resume", dir, "--accelerator", "cpu");
+        int code = last.WaitForExit(TimeSpan.FromSeconds(180));
+        Assert.True(code == 0, last.Output);
+        Assert.Equal(400, Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName)).State.Step);
+        Assert.Equal(6, kills);
+    }
+
+    [Fact]
+    public void AHugeLearningRateStopsWithTheStepAndLayerAndKeepsTheLastGoodCheckpoint()
+    {
+        string dir = SyntheticData.NewDirectory();
+        var config = Config("sgd-momentum") with { LearningRate = 1e6, Momentum = 0, CheckpointEvery = 1, Init = GpuNet.Engine.Layers.WeightInit.KaimingUniform };
+        using var device = Device.Open(AcceleratorKind.Cpu);
+        var error = Assert.Throws<DivergenceException>(() => Trainer.Run(config, Data.Value, device, dir));
+        Assert.Matches(@"^Divergence at step (\d+): the batch loss is ", error.Message);
+        int step = int.Parse(System.Text.RegularExpressions.Regex.Match(error.Message, @"step (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.DoesNotContain('\n', error.Message);
+        if (step > 1)
+        {
+            Assert.Contains("last good checkpoint", error.Message, StringComparison.Ordinal);
+            var kept = Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName));
+            Assert.Equal(step - 1, kept.State.Step);
+        }
+
+        using var output = new StringWriter();
+        using var stderr = new StringWriter();
+        int code = GpuNet.Cli.Program.Run(
+            ["train", "--dataset", "mnist", "--data-dir", DataDir.Value, "--lr", "1e6", "--init", "kaiming-uniform", "--batch-size", "40", "--steps", "30", "--accelerator", "cpu", "--out", Path.Combine(dir, "cli")], output, stderr);
+        Assert.Equal(GpuNet.Cli.Program.Failure, code);
+        Assert.StartsWith("gpunet: Divergence at step", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void OnNanSkipSkipsDivergentStepsAndFinishes()
+    {
+        string dir = SyntheticData.NewDirectory();
+        var config = Config("sgd-momentum") with { LearningRate = 1e6, Momentum = 0, OnNan = NanPolicy.Skip, Init = GpuNet.Engine.Layers.WeightInit.KaimingUniform };
+        using var device = Device.Open(AcceleratorKind.Cpu);
+        var result = Trainer.Run(config, Data.Value, device, dir);
+        Assert.True(result.SkippedSteps > 0);
+        Assert.Contains("\"skipped_steps\"", File.ReadAllText(Path.Combine(dir, "summary.json")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ResumeRejectsChangedSettingsAndModelFiles()
+    {
+        string dir = SyntheticData.NewDirectory();
+        using var device = Device.Open(AcceleratorKind.Cpu);
+        Trainer.Run(Config("sgd-momentum") with { Steps = 10 }, Data.Value, device, dir);
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(GpuNet.Cli.Program.UsageError, GpuNet.Cli.Program.Run(["train", "--resume", dir, "--lr", "0.1"], output, error));
+        Assert.Contains("--lr", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, GpuNet.Cli.Program.Run(["train", "--resume", dir, "--accelerator", "cpu"], output, error));
+        Assert.Contains("nothing to resume", output.ToString(), StringComparison.Ordinal);
+        File.Copy(Path.Combine(dir, "model.safetensors"), Path.Combine(dir, Checkpoint.FileName), overwrite: true);
+        Assert.Equal(GpuNet.Cli.Program.Failure, GpuNet.Cli.Program.Run(["train", "--resume", dir], output, error));
+        Assert.Contains("not a checkpoint", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ACheckpointForAnotherModelIsRejectedNamingTheTensor() => Support.Accelerators.Run("cpu", (kernels, _) =>
+    {
+        string dir = SyntheticData.NewDirectory();
+        using var device = Device.Open(AcceleratorKind.Cpu);
+        Trainer.Run(Config("sgd-momentum") with { Steps = 5 }, Data.Value, device, dir);
+        var (info, tensors) = ModelFile.Read(Path.Combine(dir, "model.safetensors"));
+        using var other = (info.Spec with { Hidden = [17] }).Build(kernels, 4, seed: 1);
+        var error = Assert.Throws<CheckpointException>(() => ModelFile.Apply(other, tensors, "model.safetensors"));
+        Assert.Contains("'0.weight'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("[17, 784]", error.Message, StringComparison.Ordinal);
+    });
+}
