@@ -54,7 +54,7 @@ public sealed class Tensor<T> : IDisposable
     }
 
     /// <summary>Copies <paramref name="values"/> (exactly the capacity's length) to the device; waits for it.</summary>
-    public void Upload(ReadOnlySpan<T> values)
+    public unsafe void Upload(ReadOnlySpan<T> values)
     {
         if (values.Length != Capacity.Length)
         {
@@ -63,7 +63,12 @@ public sealed class Tensor<T> : IDisposable
 
         if (values.Length > 0)
         {
-            buffer.View.SubView(0, values.Length).CopyFromCPU(ref MemoryMarshal.GetReference(values), values.Length);
+            // ILGPU copies from the raw address of the reference: the host memory must stay pinned while it does, or a
+            // garbage collection on another thread can move it mid-copy.
+            fixed (T* source = values)
+            {
+                buffer.View.SubView(0, values.Length).CopyFromCPU(ref *source, values.Length);
+            }
         }
     }
 
@@ -76,7 +81,7 @@ public sealed class Tensor<T> : IDisposable
     }
 
     /// <summary>Copies the first <c>destination.Length</c> elements to <paramref name="destination"/>; waits for the device.</summary>
-    public void Download(Span<T> destination)
+    public unsafe void Download(Span<T> destination)
     {
         if (destination.Length > Capacity.Length)
         {
@@ -85,7 +90,10 @@ public sealed class Tensor<T> : IDisposable
 
         if (destination.Length > 0)
         {
-            buffer.View.SubView(0, destination.Length).CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
+            fixed (T* target = destination)
+            {
+                buffer.View.SubView(0, destination.Length).CopyToCPU(ref *target, destination.Length);
+            }
         }
     }
 

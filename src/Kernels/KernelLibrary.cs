@@ -70,6 +70,7 @@ public static class KernelContext
     public static Context.Builder Configure(Context.Builder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return builder.EnableAlgorithms().Optimize(OptimizationLevel.O2);
+        var configured = builder.EnableAlgorithms().Optimize(OptimizationLevel.O2);
+        return Environment.GetEnvironmentVariable("GPUNET_KERNEL_ASSERTIONS") == "1" ? configured.Assertions() : configured;
     }
 }

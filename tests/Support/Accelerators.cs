@@ -23,6 +23,26 @@ public static class Accelerators
     private static readonly Lock ReportLock = new();
     private static readonly SortedSet<string> Reported = [];
 
+    /// <summary>
+    /// Disposes every accelerator and context this run created, in order, so that native runtimes (PoCL, CUDA) are not
+    /// torn down under live ILGPU threads at process exit.
+    /// </summary>
+    public static void DisposeAll()
+    {
+        foreach (var lazy in new[] { Cuda, OpenCl, Cpu })
+        {
+            if (lazy.IsValueCreated && lazy.Value.Library is { } library)
+            {
+                lock (GateFor(library))
+                {
+                    var context = library.Accelerator.Context;
+                    library.Accelerator.Dispose();
+                    context.Dispose();
+                }
+            }
+        }
+    }
+
     /// <summary>One line naming the accelerators this run used and those it skipped, with why.</summary>
     public static string CoverageLine()
     {
@@ -141,6 +161,11 @@ public static class Accelerators
     /// </summary>
     private static Entry CreateOpenCl()
     {
+        if (Environment.GetEnvironmentVariable("GPUNET_TESTS_NO_OPENCL") == "1")
+        {
+            return new Entry(null, "OpenCL disabled by GPUNET_TESTS_NO_OPENCL=1");
+        }
+
         try
         {
             var context = Context.Create(builder => KernelContext.Configure(builder.OpenCL(_ => true)));

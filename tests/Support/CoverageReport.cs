@@ -1,5 +1,6 @@
 [assembly: AssemblyFixture(typeof(GpuNet.Tests.Support.CoverageReport))]
 
+
 namespace GpuNet.Tests.Support;
 
 /// <summary>
@@ -16,5 +17,6 @@ public sealed class CoverageReport : IDisposable
         File.WriteAllText(ReportPath, line + Environment.NewLine);
         using var stdout = new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true };
         stdout.WriteLine(line);
+        Accelerators.DisposeAll();
     }
 }
