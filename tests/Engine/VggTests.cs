@@ -73,48 +73,12 @@ public sealed class VggTests
         const int batch = 8;
         var spec = Vgg([1, 28, 28], 1.0 / 32);
         using var model = spec.Build(kernels, batch, seed: 5);
-        using var loss = new SoftmaxCrossEntropyLoss(kernels, batch, 10);
-        using var totals = new LossTotals(kernels);
         var random = new Random(6);
         var input = buffers.Upload(Numerics.Normal(random, batch * 784), batch, 1, 28, 28);
         var labels = buffers.Upload([1, 4, 7, 2, 3, 5, 0, 9], batch);
-
-        double Loss()
-        {
-            loss.Compute(model.Forward(input, training: true), labels, totals);
-            return totals.Read().MeanLoss;
-        }
-
-        model.Backward(loss.Compute(model.Forward(input, training: true), labels, totals));
-        totals.Read();
-        int checkedCount = 0, outside = 0;
-        var report = new List<string>();
-        foreach (var (name, parameter) in model.NamedParameters)
-        {
-            var values = parameter.Value.Download();
-            var gradient = parameter.Gradient.Download();
-            int stride = Math.Max(1, values.Length / 6);
-            for (int i = 0; i < values.Length; i += stride)
-            {
-                const float h = 5e-4f;
-                float original = values[i];
-                values[i] = original + h;
-                parameter.Value.Upload(values);
-                double plus = Loss();
-                values[i] = original - h;
-                parameter.Value.Upload(values);
-                double minus = Loss();
-                values[i] = original;
-                parameter.Value.Upload(values);
-                double numeric = (plus - minus) / (2 * h);
-                checkedCount++;
-                if (Math.Abs(numeric - gradient[i]) > 2e-3 + (0.05 * Math.Abs(numeric)))
-                {
-                    outside++;
-                    report.Add($"{name}[{i}]: backward {gradient[i]:G5}, finite differences {numeric:G5}");
-                }
-            }
-        }
+        var samples = GradientCheck.Run(kernels, model, input, labels, 10, 5e-4f, length => length / 6);
+        var report = samples.Where(s => !s.Agrees(2e-3, 0.05)).Select(s => s.ToString()).ToList();
+        int checkedCount = samples.Count, outside = report.Count;
 
         // A perturbation can move a max-pool winner or a ReLU across zero, where the loss has a kink; allow a few.
         Assert.True(checkedCount > 80, $"only {checkedCount} checked");
