@@ -26,6 +26,16 @@ public static class Program
         root.Subcommands.Add(TrainCommand.Create(output, interactive));
         root.Subcommands.Add(EvalCommand.Create(output));
         root.Subcommands.Add(DevicesCommand(output));
+        root.Subcommands.Add(PictureCommands.Data(output));
+        root.Subcommands.Add(PictureCommands.Compare(output));
+        foreach (var option in root.Options)
+        {
+            if (option is VersionOption version)
+            {
+                version.Action = new VersionAction(output);
+            }
+        }
+
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -91,6 +101,25 @@ public static class Program
         "cpu" => AcceleratorKind.Cpu,
         _ => AcceleratorKind.Auto,
     };
+
+    /// <summary>gpunet's version and the ILGPU version it runs on.</summary>
+    internal static string VersionText()
+    {
+        static string Of(Type type) =>
+            type.Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false) is [System.Reflection.AssemblyInformationalVersionAttribute a, ..]
+                ? a.InformationalVersion.Split('+')[0]
+                : type.Assembly.GetName().Version?.ToString() ?? "unknown";
+        return $"gpunet {Of(typeof(Program))} (ILGPU {Of(typeof(ILGPU.Context))}, .NET {Environment.Version})";
+    }
+
+    private sealed class VersionAction(TextWriter output) : System.CommandLine.Invocation.SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            output.WriteLine(VersionText());
+            return 0;
+        }
+    }
 
     private static Command DevicesCommand(TextWriter output)
     {

@@ -1,0 +1,82 @@
+using System.Buffers.Binary;
+using GpuNet.Cli;
+using GpuNet.Engine.Data;
+using GpuNet.Engine.Training;
+using GpuNet.Tests.Support;
+
+namespace GpuNet.Tests.Cli;
+
+public sealed class PictureTests
+{
+    private static (int Width, int Height) PngSize(byte[] png)
+    {
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
+        return (BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));
+    }
+
+    private static (int Code, string Output, string Error) Run(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        int code = Program.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public void VersionNamesGpuNetAndIlgpu()
+    {
+        var (code, output, _) = Run("--version");
+        Assert.Equal(0, code);
+        Assert.Matches(@"^gpunet \d+\.\d+\.\d+ \(ILGPU 1\.5\.3, \.NET \d+", output);
+    }
+
+    [Fact]
+    public void DataPreviewDrawsTheAskedGridWithClassNames()
+    {
+        string dir = SyntheticData.WriteCifarLike(6, 2);
+        var data = DataSets.Load("cifar10", dir);
+        var (png, labels) = Pictures.PreviewGrid(data, 7, 3, seed: 2);
+        Assert.Equal(7, labels.Count);
+        Assert.Equal((3 * Pictures.Cell, 3 * (Pictures.Cell + Pictures.Caption)), PngSize(png));
+
+        string outFile = Path.Combine(SyntheticData.NewDirectory(), "grid.png");
+        var (code, output, error) = Run("data", "preview", "--dataset", "cifar10", "--data-dir", dir, "--count", "12", "--columns", "4", "--out", outFile);
+        Assert.True(code == 0, error);
+        Assert.Equal((4 * Pictures.Cell, 3 * (Pictures.Cell + Pictures.Caption)), PngSize(File.ReadAllBytes(outFile)));
+        Assert.Contains("12 cifar10 training images", output, StringComparison.Ordinal);
+        Assert.Equal(Program.UsageError, Run("data", "preview", "--count", "0", "--out", outFile).Code);
+    }
+
+    [Fact]
+    public void CompareOverlaysEveryRunAndTabulatesThem()
+    {
+        string data = SyntheticData.WriteMnistLike(200, 50, seed: 21);
+        var dirs = new List<string>();
+        foreach (var (name, extra) in new[] { ("sgd", Array.Empty<string>()), ("adam", new[] { "--optimizer", "adam", "--lr", "1e-3" }) })
+        {
+            string dir = Path.Combine(SyntheticData.NewDirectory(), name);
+            var (trainCode, _, trainError) = Run(["train", "--dataset", "mnist", "--data-dir", data, "--hidden", "8", "--batch-size", "20", "--steps", "10", "--eval-every", "5", "--accelerator", "cpu", "--out", dir, .. extra]);
+            Assert.True(trainCode == 0, trainError);
+            dirs.Add(dir);
+        }
+
+        var records = dirs.Select(RunRecord.Read).ToList();
+        var (png, legend) = Pictures.CompareRuns(records, 800, 500);
+        Assert.Equal((800, 500), PngSize(png));
+        Assert.Equal(["sgd: test accuracy", "sgd: training loss", "adam: test accuracy", "adam: training loss"], legend);
+
+        string outFile = Path.Combine(SyntheticData.NewDirectory(), "compare.png");
+        var (code, output, error) = Run(["compare", .. dirs, "--out", outFile]);
+        Assert.True(code == 0, error);
+        Assert.True(File.Exists(outFile));
+        var table = File.ReadAllText(Path.ChangeExtension(outFile, ".md")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4, table.Length);
+        Assert.StartsWith("| sgd | mlp | mnist | sgd |", table[2], StringComparison.Ordinal);
+        Assert.StartsWith("| adam | mlp | mnist | adam | 0.001 |", table[3], StringComparison.Ordinal);
+        Assert.Contains("| run | model |", output, StringComparison.Ordinal);
+
+        var (badCode, _, badError) = Run("compare", SyntheticData.NewDirectory());
+        Assert.Equal(Program.Failure, badCode);
+        Assert.Contains("not a run directory", badError, StringComparison.Ordinal);
+    }
+}
