@@ -17,6 +17,10 @@ for project in src/Cli tests benchmarks; do
     -p:GenerateDocumentationFile=false -p:InvariantGlobalization=true -o "$out" -v quiet -nologo | tail -2
 done
 cp benchmarks/gpu/check.sh benchmarks/gpu/torch_reference.py "$out"/
+# ONNX Runtime only checks ONNX export in the tests, which CI runs; its native libraries (the Windows one comes along
+# in a linux-x64 publish too) would push the archive past the limit, so the GPU check goes without them and its test
+# run reports those tests as skipped (check.sh sets GPUNET_ALLOW_NO_ONNXRUNTIME=1).
+rm -f "$out"/onnxruntime.dll "$out"/onnxruntime_providers_shared.dll "$out"/libonnxruntime*.so
 # xz packs the raw IDX files tighter than their gzip copies do; the readers take either.
 gunzip -f "$out"/data/fashion-mnist/*.gz
 echo "== packing $archive"

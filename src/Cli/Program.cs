@@ -28,6 +28,7 @@ public static class Program
         root.Subcommands.Add(DevicesCommand(output));
         root.Subcommands.Add(PictureCommands.Data(output));
         root.Subcommands.Add(PictureCommands.Compare(output));
+        root.Subcommands.Add(ExportCommand.Create(output));
         foreach (var option in root.Options)
         {
             if (option is VersionOption version)

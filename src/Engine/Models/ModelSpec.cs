@@ -27,51 +27,85 @@ public sealed record ModelSpec(string Model, int[] InputShape, int Classes, int[
     /// <summary>A VGG channel count scaled by <see cref="Width"/>, at least 1.</summary>
     public int Scaled(int channels) => Math.Max(1, (int)Math.Round(channels * Width));
 
-    /// <summary>Builds the model for batches of up to <paramref name="batchCapacity"/>, initialized from <paramref name="seed"/>.</summary>
-    public Sequential Build(KernelLibrary kernels, int batchCapacity, int seed)
+    /// <summary>
+    /// The layers in order (their index is their nn.Sequential index): the one description both building and export
+    /// read.
+    /// </summary>
+    public IReadOnlyList<LayerPlan> Plan()
     {
-        var builder = new Sequential.Builder(kernels, new Shape(InputShape), batchCapacity, new Random(seed));
+        var plan = new List<LayerPlan>();
         switch (Model)
         {
             case "mlp" or "mlp-deep":
                 foreach (int width in Hidden)
                 {
-                    builder.Linear(width, Init);
+                    plan.Add(new LayerPlan(LayerKind.Linear, width));
                     if (BatchNorm)
                     {
-                        builder.BatchNorm();
+                        plan.Add(new LayerPlan(LayerKind.BatchNorm));
                     }
 
-                    builder.Relu();
+                    plan.Add(new LayerPlan(LayerKind.Relu));
                 }
 
-                builder.Linear(Classes, Init);
-                return builder.Build();
+                plan.Add(new LayerPlan(LayerKind.Linear, Classes));
+                return plan;
             case "vgg":
-                BuildVgg(builder);
-                return builder.Build();
+                // conv 3x3/1/1 -> BatchNorm -> ReLU blocks, max-pool 3x3/2/1 after blocks 1, 2, 4, 6 and 8, a 1x1
+                // average pool, flatten and a linear layer to the classes.
+                foreach (var (channels, poolAfter) in VggBlocks)
+                {
+                    plan.Add(new LayerPlan(LayerKind.Conv2d, Scaled(channels), new Window(3, 1, 1)));
+                    plan.Add(new LayerPlan(LayerKind.BatchNorm));
+                    plan.Add(new LayerPlan(LayerKind.Relu));
+                    if (poolAfter)
+                    {
+                        plan.Add(new LayerPlan(LayerKind.MaxPool2d, 0, new Window(3, 2, 1)));
+                    }
+                }
+
+                plan.Add(new LayerPlan(LayerKind.AvgPool2d, 0, new Window(1, 1, 0)));
+                plan.Add(new LayerPlan(LayerKind.Flatten));
+                plan.Add(new LayerPlan(LayerKind.Linear, Classes));
+                return plan;
             default:
                 throw new ConfigurationException($"Unknown model '{Model}'; known: {string.Join(", ", Names)}.");
         }
     }
 
-    /// <summary>
-    /// conv 3x3/1/1 -> BatchNorm -> ReLU blocks, max-pool 3x3/2/1 after blocks 1, 2, 4, 6 and 8, a 1x1 average pool,
-    /// flatten and a linear layer to the classes.
-    /// </summary>
-    private void BuildVgg(Sequential.Builder builder)
+    /// <summary>Builds the model for batches of up to <paramref name="batchCapacity"/>, initialized from <paramref name="seed"/>.</summary>
+    public Sequential Build(KernelLibrary kernels, int batchCapacity, int seed)
     {
-        var conv = new Window(3, 1, 1);
-        var pool = new Window(3, 2, 1);
-        foreach (var (channels, poolAfter) in VggBlocks)
+        var builder = new Sequential.Builder(kernels, new Shape(InputShape), batchCapacity, new Random(seed));
+        foreach (var layer in Plan())
         {
-            builder.Conv2d(Scaled(channels), conv, Init).BatchNorm().Relu();
-            if (poolAfter)
+            _ = layer.Kind switch
             {
-                builder.MaxPool2d(pool);
-            }
+                LayerKind.Linear => builder.Linear(layer.Size, Init),
+                LayerKind.BatchNorm => builder.BatchNorm(),
+                LayerKind.Relu => builder.Relu(),
+                LayerKind.Conv2d => builder.Conv2d(layer.Size, layer.Window, Init),
+                LayerKind.MaxPool2d => builder.MaxPool2d(layer.Window),
+                LayerKind.AvgPool2d => builder.AvgPool2d(layer.Window),
+                _ => builder.Flatten(),
+            };
         }
 
-        builder.AvgPool2d(new Window(1, 1, 0)).Flatten().Linear(Classes, Init);
+        return builder.Build();
     }
 }
+
+/// <summary>The kinds of layer a model is made of.</summary>
+public enum LayerKind
+{
+    Linear,
+    BatchNorm,
+    Relu,
+    Conv2d,
+    MaxPool2d,
+    AvgPool2d,
+    Flatten,
+}
+
+/// <summary>One layer of a model's plan: its kind, its output features or channels, and its window.</summary>
+public readonly record struct LayerPlan(LayerKind Kind, int Size = 0, Window Window = default);

@@ -1,0 +1,172 @@
+// ONNX export: a model file (architecture, preprocessing, weights) as an ONNX model, IR version 8, opset 17, that
+// takes raw pixels "pixels" (N, C, H, W, float 0..255) and returns "logits" (N, classes). The preprocessing is in the
+// graph: (pixels - mean) * inv_std. BatchNorm exports in inference mode (running statistics).
+using Google.Protobuf;
+using GpuNet.Engine.Checkpoints;
+using GpuNet.Engine.Models;
+using GpuNet.Engine.Onnx.Proto;
+using GpuNet.Engine.Training;
+using GpuNet.Kernels;
+
+namespace GpuNet.Engine.Onnx;
+
+/// <summary>Writes GpuNet models as ONNX.</summary>
+public static class OnnxExport
+{
+    /// <summary>The ONNX operator set the graphs use.</summary>
+    public const int Opset = 17;
+
+    public const string InputName = "pixels";
+    public const string OutputName = "logits";
+
+    /// <summary>Builds the ONNX model of a model file's description and tensors.</summary>
+    /// <exception cref="CheckpointException">A tensor the architecture needs is missing or has another shape.</exception>
+    public static ModelProto Build(ModelFileInfo info, IReadOnlyDictionary<string, SafeTensor> tensors, string source)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        ArgumentNullException.ThrowIfNull(tensors);
+        var spec = info.Spec;
+        var graph = new GraphProto { Name = $"gpunet-{spec.Model}" };
+        int channels = spec.InputShape[0], height = spec.InputShape[1], width = spec.InputShape[2];
+        graph.Input.Add(ValueInfo(InputName, new TensorShapeProto.Types.Dimension { DimParam = "batch" }, channels, height, width));
+        graph.Output.Add(ValueInfo(OutputName, new TensorShapeProto.Types.Dimension { DimParam = "batch" }, spec.Classes));
+
+        graph.Initializer.Add(Initializer("preprocess.mean", info.Preprocessing.Mean, channels, height, width));
+        graph.Initializer.Add(Initializer("preprocess.inv_std", info.Preprocessing.InvStd, channels, 1, 1));
+        graph.Node.Add(Node("Sub", [InputName, "preprocess.mean"], "centered"));
+        graph.Node.Add(Node("Mul", ["centered", "preprocess.inv_std"], "x"));
+
+        string current = "x";
+        var shape = new Shape(channels, height, width);
+        var plan = spec.Plan();
+        for (int i = 0; i < plan.Count; i++)
+        {
+            var layer = plan[i];
+            string output = i == plan.Count - 1 ? OutputName : $"{i}.out";
+            switch (layer.Kind)
+            {
+                case LayerKind.Linear:
+                    if (shape.Rank != 1)
+                    {
+                        graph.Node.Add(Node("Flatten", [current], $"{i}.flat", Int("axis", 1)));
+                        current = $"{i}.flat";
+                        shape = new Shape(shape.Length);
+                    }
+
+                    AddParameters(graph, tensors, source, i, [layer.Size, shape[0]]);
+                    graph.Node.Add(Node("Gemm", [current, $"{i}.weight", $"{i}.bias"], output, Int("transB", 1)));
+                    shape = new Shape(layer.Size);
+                    break;
+                case LayerKind.Conv2d:
+                    AddParameters(graph, tensors, source, i, [layer.Size, shape[0], layer.Window.Kernel, layer.Window.Kernel]);
+                    graph.Node.Add(Node("Conv", [current, $"{i}.weight", $"{i}.bias"], output, WindowAttributes(layer.Window)));
+                    shape = new Shape(layer.Size, layer.Window.OutputSize(shape[1]), layer.Window.OutputSize(shape[2]));
+                    break;
+                case LayerKind.BatchNorm:
+                    foreach (string name in new[] { "weight", "bias", "running_mean", "running_var" })
+                    {
+                        graph.Initializer.Add(Initializer($"{i}.{name}", ModelFile.Expect(tensors, $"{i}.{name}", [shape[0]], source).ToFloats(), shape[0]));
+                    }
+
+                    graph.Node.Add(Node(
+                        "BatchNormalization", [current, $"{i}.weight", $"{i}.bias", $"{i}.running_mean", $"{i}.running_var"], output,
+                        Float("epsilon", GpuNet.Kernels.BatchNorm.DefaultEpsilon)));
+                    break;
+                case LayerKind.Relu:
+                    graph.Node.Add(Node("Relu", [current], output));
+                    break;
+                case LayerKind.MaxPool2d or LayerKind.AvgPool2d:
+                    // count_include_pad = 1: padding counts as zeros in the average, as GpuNet's kernel does.
+                    var attributes = WindowAttributes(layer.Window);
+                    graph.Node.Add(layer.Kind == LayerKind.MaxPool2d
+                        ? Node("MaxPool", [current], output, attributes)
+                        : Node("AveragePool", [current], output, [.. attributes, Int("count_include_pad", 1)]));
+                    shape = new Shape(shape[0], layer.Window.OutputSize(shape[1]), layer.Window.OutputSize(shape[2]));
+                    break;
+                default:
+                    graph.Node.Add(Node("Flatten", [current], output, Int("axis", 1)));
+                    shape = new Shape(shape.Length);
+                    break;
+            }
+
+            current = output;
+        }
+
+        var model = new ModelProto
+        {
+            IrVersion = 8,
+            ProducerName = "gpunet",
+            ProducerVersion = typeof(OnnxExport).Assembly.GetName().Version?.ToString() ?? "0",
+            Graph = graph,
+            DocString = $"{spec.Model} trained on {info.Dataset}; input: raw pixels (N, {channels}, {height}, {width}) in 0..255; output: logits.",
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        return model;
+    }
+
+    /// <summary>Reads a model file and writes its ONNX model to <paramref name="outPath"/> atomically.</summary>
+    public static void Export(string modelPath, string outPath)
+    {
+        var (info, tensors) = ModelFile.Read(modelPath);
+        var model = Build(info, tensors, modelPath);
+        AtomicFile.Write(outPath, stream => model.WriteTo(stream));
+    }
+
+    private static void AddParameters(GraphProto graph, IReadOnlyDictionary<string, SafeTensor> tensors, string source, int index, long[] weightShape)
+    {
+        graph.Initializer.Add(Initializer($"{index}.weight", ModelFile.Expect(tensors, $"{index}.weight", weightShape, source).ToFloats(), weightShape));
+        graph.Initializer.Add(Initializer($"{index}.bias", ModelFile.Expect(tensors, $"{index}.bias", [weightShape[0]], source).ToFloats(), weightShape[0]));
+    }
+
+    private static AttributeProto[] WindowAttributes(Window window) =>
+    [
+        Ints("kernel_shape", window.Kernel, window.Kernel),
+        Ints("strides", window.Stride, window.Stride),
+        Ints("pads", window.Padding, window.Padding, window.Padding, window.Padding),
+    ];
+
+    private static NodeProto Node(string op, string[] inputs, string output, params AttributeProto[] attributes)
+    {
+        var node = new NodeProto { OpType = op, Name = $"{op}:{output}" };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        node.Attribute.AddRange(attributes);
+        return node;
+    }
+
+    private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    private static AttributeProto Float(string name, float value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+
+    private static AttributeProto Ints(string name, params long[] values)
+    {
+        var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        attribute.Ints.AddRange(values);
+        return attribute;
+    }
+
+    private static TensorProto Initializer(string name, float[] values, params long[] dims)
+    {
+        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
+        tensor.Dims.AddRange(dims);
+        // raw_data is little-endian, as floats lie in memory on every platform .NET runs GpuNet on.
+        tensor.RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        return tensor;
+    }
+
+    private static ValueInfoProto ValueInfo(string name, TensorShapeProto.Types.Dimension first, params long[] rest)
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(first);
+        foreach (long d in rest)
+        {
+            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+        }
+
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
+        };
+    }
+}
