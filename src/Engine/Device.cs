@@ -140,6 +140,7 @@ public sealed class Device : IDisposable
     /// <summary>Waits until every launched kernel has finished.</summary>
     public void Synchronize() => Accelerator.Synchronize();
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         Accelerator.Dispose();

@@ -3,11 +3,13 @@ namespace GpuNet.Engine;
 /// <summary>The base of GpuNet's errors: each carries a one-line message fit to show a user as it is.</summary>
 public class GpuNetException : Exception
 {
+    /// <summary>Creates the error with its one-line message.</summary>
     public GpuNetException(string message)
         : base(message)
     {
     }
 
+    /// <summary>Creates the error with its one-line message.</summary>
     public GpuNetException(string message, Exception inner)
         : base(message, inner)
     {
@@ -28,11 +30,13 @@ public sealed class DeviceMemoryException(string message, Exception inner) : Gpu
 /// <summary>A data file is missing or malformed; the message names the file and what is wrong.</summary>
 public sealed class DataException : GpuNetException
 {
+    /// <summary>Creates the error with its one-line message naming the file.</summary>
     public DataException(string message)
         : base(message)
     {
     }
 
+    /// <summary>Creates the error with its one-line message naming the file.</summary>
     public DataException(string message, Exception inner)
         : base(message, inner)
     {
@@ -42,11 +46,13 @@ public sealed class DataException : GpuNetException
 /// <summary>A checkpoint is missing, malformed or does not fit the model.</summary>
 public sealed class CheckpointException : GpuNetException
 {
+    /// <summary>Creates the error with its one-line message naming the file.</summary>
     public CheckpointException(string message)
         : base(message)
     {
     }
 
+    /// <summary>Creates the error with its one-line message naming the file.</summary>
     public CheckpointException(string message, Exception inner)
         : base(message, inner)
     {

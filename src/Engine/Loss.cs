@@ -12,6 +12,7 @@ public sealed class LossTotals : IDisposable
     private readonly float[] lossHost = new float[1];
     private readonly int[] correctHost = new int[1];
 
+    /// <summary>Allocates zeroed totals on <paramref name="kernels"/>' accelerator.</summary>
     public LossTotals(KernelLibrary kernels)
     {
         ArgumentNullException.ThrowIfNull(kernels);
@@ -53,6 +54,7 @@ public sealed class LossTotals : IDisposable
         return result;
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         lossSum.Dispose();
@@ -66,6 +68,7 @@ public sealed class SoftmaxCrossEntropyLoss : IDisposable
     private readonly KernelLibrary kernels;
     private readonly Tensor<float> dLogits;
 
+    /// <summary>Allocates dLogits for batches of up to <paramref name="batchCapacity"/> over <paramref name="classes"/> classes.</summary>
     public SoftmaxCrossEntropyLoss(KernelLibrary kernels, int batchCapacity, int classes)
     {
         ArgumentNullException.ThrowIfNull(kernels);
@@ -89,5 +92,6 @@ public sealed class SoftmaxCrossEntropyLoss : IDisposable
         return d;
     }
 
+    /// <inheritdoc/>
     public void Dispose() => dLogits.Dispose();
 }

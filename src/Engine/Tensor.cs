@@ -97,6 +97,7 @@ public sealed class Tensor<T> : IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public void Dispose() => buffer.Dispose();
 
     private static long Bytes(Shape shape) => (long)shape.Length * Marshal.SizeOf<T>();

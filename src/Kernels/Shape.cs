@@ -72,15 +72,20 @@ public readonly struct Shape : IEquatable<Shape>
     /// <summary>The product of the dimensions after the first (the size of one sample).</summary>
     public int SampleLength => Rank == 1 ? 1 : d1 * d2 * d3;
 
+    /// <inheritdoc/>
     public bool Equals(Shape other) =>
         Rank == other.Rank && d0 == other.d0 && d1 == other.d1 && d2 == other.d2 && d3 == other.d3;
 
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is Shape other && Equals(other);
 
+    /// <inheritdoc/>
     public override int GetHashCode() => HashCode.Combine(Rank, d0, d1, d2, d3);
 
+    /// <summary>Whether the two shapes have the same rank and dimensions.</summary>
     public static bool operator ==(Shape left, Shape right) => left.Equals(right);
 
+    /// <summary>Whether the two shapes have the same rank and dimensions.</summary>
     public static bool operator !=(Shape left, Shape right) => !left.Equals(right);
 
     /// <summary>Formats the shape as <c>(2, 3, 5, 5)</c>.</summary>

@@ -42,5 +42,6 @@ public readonly struct TensorView<T>
         return new TensorView<T>(Data, shape);
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"TensorView<{typeof(T).Name}>{Shape}";
 }

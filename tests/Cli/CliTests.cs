@@ -31,3 +31,19 @@ public sealed class CliTests
         Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Shell completion goes through System.CommandLine's suggest directive, which dotnet-suggest calls.</summary>
+public sealed class CompletionTests
+{
+    [Theory]
+    [InlineData("[suggest:11]", "gpunet trai", "train")]
+    [InlineData("[suggest:21]", "gpunet train --model ", "mlp-deep")]
+    [InlineData("[suggest:28]", "gpunet train --accelerator ", "opencl")]
+    public void TheSuggestDirectiveCompletesCommandsAndValues(string directive, string line, string expected)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(0, Program.Run([directive, line], output, error));
+        Assert.Contains(expected, output.ToString().Split('\n', StringSplitOptions.TrimEntries));
+    }
+}

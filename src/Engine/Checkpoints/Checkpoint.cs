@@ -19,20 +19,25 @@ public sealed record TrainingState
     /// <summary>The data order's epoch and the row of the next batch.</summary>
     public int Epoch { get; init; }
 
+    /// <summary>The row of the current order where the next batch starts.</summary>
     public int Offset { get; init; }
 
     /// <summary>The training loss summed since the last evaluation, and over how many samples.</summary>
     public double TrainLossSum { get; init; }
 
+    /// <summary>Samples behind <see cref="TrainLossSum"/>.</summary>
     public long TrainSamples { get; init; }
 
     /// <summary>Steps skipped for a non-finite loss or gradient (--on-nan skip).</summary>
     public int SkippedSteps { get; init; }
 
+    /// <summary>Wall time of the run so far, across resumes.</summary>
     public double ElapsedSeconds { get; init; }
 
+    /// <summary>Time spent in training steps so far (evaluation and checkpoints excluded).</summary>
     public double TrainSeconds { get; init; }
 
+    /// <summary>Training images processed so far.</summary>
     public long TrainImages { get; init; }
 
     /// <summary>The evaluations so far.</summary>
@@ -45,10 +50,13 @@ public sealed record TrainingState
 /// </summary>
 public static class Checkpoint
 {
+    /// <summary>The checkpoint's file name in a run directory.</summary>
     public const string FileName = "checkpoint.safetensors";
+    /// <summary>The metadata key of the <see cref="TrainingState"/> JSON.</summary>
     public const string StateKey = "gpunet.state";
     private const string OptimizerPrefix = "optimizer.";
 
+    /// <summary>Writes a checkpoint of the model, the optimizer state and <paramref name="state"/> to <paramref name="path"/>, atomically.</summary>
     public static void Save(
         string path, Sequential model, Optimizer optimizer, ModelSpec spec, Preprocessing preprocessing, string dataset, TrainConfig config, TrainingState state)
     {

@@ -19,10 +19,15 @@ public sealed record ModelFileInfo(ModelSpec Spec, Preprocessing Preprocessing, 
 /// </summary>
 public static class ModelFile
 {
+    /// <summary>The metadata key of the architecture (<see cref="ModelSpec"/> as JSON).</summary>
     public const string ModelKey = "gpunet.model";
+    /// <summary>The metadata key of the training configuration (<see cref="TrainConfig"/> as JSON).</summary>
     public const string ConfigKey = "gpunet.config";
+    /// <summary>The metadata key of the data set's name.</summary>
     public const string DatasetKey = "gpunet.dataset";
+    /// <summary>The tensor of the preprocessing's mean, (C, H, W).</summary>
     public const string MeanName = "preprocess.mean";
+    /// <summary>The tensor of the preprocessing's per-channel 1 / std, (C).</summary>
     public const string InvStdName = "preprocess.inv_std";
 
     /// <summary>

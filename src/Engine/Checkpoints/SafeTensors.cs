@@ -8,9 +8,11 @@ namespace GpuNet.Engine.Checkpoints;
 /// <summary>One tensor of a safetensors file: F32 or I64 values and a shape.</summary>
 public sealed record SafeTensor(string DType, long[] Shape, byte[] Data)
 {
+    /// <summary>An F32 tensor of <paramref name="values"/> with <paramref name="shape"/>.</summary>
     public static SafeTensor FromFloats(float[] values, params long[] shape) =>
         new("F32", shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
 
+    /// <summary>An I64 scalar (shape []).</summary>
     public static SafeTensor FromInt64(long value) => new("I64", [], BitConverter.GetBytes(value));
 
     /// <summary>The values as floats (F32 only).</summary>

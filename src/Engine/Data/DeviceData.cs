@@ -11,6 +11,7 @@ public sealed class DeviceSplit : IDisposable
     private readonly Tensor<byte> pixels;
     private readonly Tensor<int> labels, order;
 
+    /// <summary>Uploads <paramref name="split"/> (samples of <paramref name="sample"/>) to the device, in its stored order.</summary>
     public DeviceSplit(KernelLibrary kernels, DataSplit split, Shape sample)
     {
         ArgumentNullException.ThrowIfNull(kernels);
@@ -40,6 +41,7 @@ public sealed class DeviceSplit : IDisposable
     /// <summary>Sets the order batches are drawn in (a permutation of 0 .. Count - 1); waits for the copy.</summary>
     public void SetOrder(int[] permutation) => order.Upload(permutation);
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         pixels.Dispose();
@@ -55,6 +57,7 @@ public sealed class BatchBuffers : IDisposable
     private readonly Tensor<float> input, mean, invStd;
     private readonly Tensor<int> labels;
 
+    /// <summary>Allocates the input batch (capacity <paramref name="batchCapacity"/>) and uploads the preprocessing.</summary>
     public BatchBuffers(KernelLibrary kernels, Shape sample, int batchCapacity, Preprocessing preprocessing)
     {
         ArgumentNullException.ThrowIfNull(kernels);
@@ -81,6 +84,7 @@ public sealed class BatchBuffers : IDisposable
         return (x, y);
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         input.Dispose();

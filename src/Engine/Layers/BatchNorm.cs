@@ -13,6 +13,7 @@ public sealed class BatchNorm : Layer
     private readonly Tensor<float> dInput;
     private TensorView<float> input;
 
+    /// <summary>Builds batch normalization for (C) or (C, H, W) samples: gamma 1, beta 0, running mean 0 and variance 1.</summary>
     public BatchNorm(LayerContext context, Shape inputShape)
         : base(context, inputShape, inputShape)
     {
@@ -35,15 +36,19 @@ public sealed class BatchNorm : Layer
         dInput = AllocateBatch(inputShape);
     }
 
+    /// <inheritdoc/>
     public override string Kind => InputShape.Rank == 1 ? "BatchNorm1d" : "BatchNorm2d";
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => [gamma, beta];
 
+    /// <inheritdoc/>
     public override IReadOnlyList<(string Name, Tensor<float> Value)> Buffers => [("running_mean", runningMean), ("running_var", runningVar)];
 
     /// <summary>Training forward passes so far (PyTorch's num_batches_tracked).</summary>
     public long BatchesTracked { get; set; }
 
+    /// <inheritdoc/>
     public override TensorView<float> Forward(TensorView<float> input, bool training)
     {
         this.input = input;
@@ -62,6 +67,7 @@ public sealed class BatchNorm : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override TensorView<float>? Backward(TensorView<float> dOutput)
     {
         var dx = dInput.ViewFor(dOutput.Shape[0]);

@@ -14,6 +14,7 @@ public sealed class Conv2d : Layer
     private readonly Window window;
     private Shape inputBatchShape;
 
+    /// <summary>Builds a convolution of (C, H, W) samples to <paramref name="outChannels"/> channels with <paramref name="window"/>.</summary>
     public Conv2d(LayerContext context, Shape inputShape, int outChannels, Window window, WeightInit init)
         : base(context, inputShape, SampleOutput(inputShape, outChannels, window))
     {
@@ -30,10 +31,13 @@ public sealed class Conv2d : Layer
         dInput = context.NeedsInputGradient ? AllocateBatch(inputShape) : null;
     }
 
+    /// <inheritdoc/>
     public override string Kind => "Conv2d";
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => [weight, bias];
 
+    /// <inheritdoc/>
     public override TensorView<float> Forward(TensorView<float> input, bool training)
     {
         inputBatchShape = input.Shape;
@@ -42,6 +46,7 @@ public sealed class Conv2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override TensorView<float>? Backward(TensorView<float> dOutput)
     {
         TensorView<float>? dx = dInput?.ViewFor(dOutput.Shape[0]);

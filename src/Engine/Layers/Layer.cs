@@ -31,6 +31,7 @@ public abstract class Layer : IDisposable
 {
     private readonly List<IDisposable> owned = [];
 
+    /// <summary>Records the layer's context and per-sample shapes.</summary>
     protected Layer(LayerContext context, Shape inputShape, Shape outputShape)
     {
         ArgumentNullException.ThrowIfNull(context);
@@ -57,8 +58,10 @@ public abstract class Layer : IDisposable
     /// <summary>Bytes of device memory the layer holds.</summary>
     public long DeviceBytes { get; private set; }
 
+    /// <summary>What the layer was built with.</summary>
     protected LayerContext Context { get; }
 
+    /// <summary>The launchers the layer runs on.</summary>
     protected KernelLibrary Kernels => Context.Kernels;
 
     /// <summary>Computes the output for <paramref name="input"/> (N, input shape); training selects batch statistics.</summary>
@@ -70,6 +73,7 @@ public abstract class Layer : IDisposable
     /// </summary>
     public abstract TensorView<float>? Backward(TensorView<float> dOutput);
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var tensor in owned)

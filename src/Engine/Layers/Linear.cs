@@ -25,6 +25,7 @@ public sealed class Linear : Layer
     private readonly Tensor<float>? dInput;
     private TensorView<float> input;
 
+    /// <summary>Builds a linear layer from samples of <paramref name="inputShape"/> (flattened) to <paramref name="outFeatures"/>.</summary>
     public Linear(LayerContext context, Shape inputShape, int outFeatures, WeightInit init)
         : base(context, inputShape, new Shape(outFeatures))
     {
@@ -40,8 +41,10 @@ public sealed class Linear : Layer
     /// <summary>Inputs per sample.</summary>
     public int InFeatures { get; }
 
+    /// <inheritdoc/>
     public override string Kind => "Linear";
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => [weight, bias];
 
     /// <summary>Initial weight (count fanOut * fanIn) and bias (fanOut) values.</summary>
@@ -73,6 +76,7 @@ public sealed class Linear : Layer
         return (w, b);
     }
 
+    /// <inheritdoc/>
     public override TensorView<float> Forward(TensorView<float> input, bool training)
     {
         int batch = input.Shape[0];
@@ -83,6 +87,7 @@ public sealed class Linear : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override TensorView<float>? Backward(TensorView<float> dOutput)
     {
         Kernels.Gemm.Multiply(weight.Gradient.View, dOutput, Transpose.Yes, input, Transpose.None, 1f, 1f);

@@ -12,6 +12,7 @@ public sealed class MaxPool2d : Layer
     private readonly Tensor<float>? dInput;
     private readonly Window window;
 
+    /// <summary>Builds max pooling of (C, H, W) samples with <paramref name="window"/>.</summary>
     public MaxPool2d(LayerContext context, Shape inputShape, Window window)
         : base(context, inputShape, PoolOutput(inputShape, window))
     {
@@ -21,8 +22,10 @@ public sealed class MaxPool2d : Layer
         dInput = context.NeedsInputGradient ? AllocateBatch(inputShape) : null;
     }
 
+    /// <inheritdoc/>
     public override string Kind => "MaxPool2d";
 
+    /// <inheritdoc/>
     public override TensorView<float> Forward(TensorView<float> input, bool training)
     {
         var y = output.ViewFor(input.Shape[0]);
@@ -30,6 +33,7 @@ public sealed class MaxPool2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override TensorView<float>? Backward(TensorView<float> dOutput)
     {
         if (dInput is null)
@@ -61,6 +65,7 @@ public sealed class AvgPool2d : Layer
     private readonly Tensor<float>? dInput;
     private readonly Window window;
 
+    /// <summary>Builds average pooling of (C, H, W) samples with <paramref name="window"/>.</summary>
     public AvgPool2d(LayerContext context, Shape inputShape, Window window)
         : base(context, inputShape, MaxPool2d.PoolOutput(inputShape, window))
     {
@@ -69,8 +74,10 @@ public sealed class AvgPool2d : Layer
         dInput = context.NeedsInputGradient ? AllocateBatch(inputShape) : null;
     }
 
+    /// <inheritdoc/>
     public override string Kind => "AvgPool2d";
 
+    /// <inheritdoc/>
     public override TensorView<float> Forward(TensorView<float> input, bool training)
     {
         var y = output.ViewFor(input.Shape[0]);
@@ -78,6 +85,7 @@ public sealed class AvgPool2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override TensorView<float>? Backward(TensorView<float> dOutput)
     {
         if (dInput is null)
@@ -96,19 +104,23 @@ public sealed class Flatten : Layer
 {
     private Shape inputBatchShape;
 
+    /// <summary>Builds a flatten of samples of <paramref name="inputShape"/>.</summary>
     public Flatten(LayerContext context, Shape inputShape)
         : base(context, inputShape, new Shape(inputShape.Length))
     {
     }
 
+    /// <inheritdoc/>
     public override string Kind => "Flatten";
 
+    /// <inheritdoc/>
     public override TensorView<float> Forward(TensorView<float> input, bool training)
     {
         inputBatchShape = input.Shape;
         return input.Reshape(new Shape(input.Shape[0], OutputShape[0]));
     }
 
+    /// <inheritdoc/>
     public override TensorView<float>? Backward(TensorView<float> dOutput) =>
         Context.NeedsInputGradient ? dOutput.Reshape(inputBatchShape) : null;
 }

@@ -10,6 +10,7 @@ public sealed class Relu : Layer
     private readonly Tensor<float>? dInput;
     private TensorView<float> y;
 
+    /// <summary>Builds a ReLU for samples of <paramref name="inputShape"/>.</summary>
     public Relu(LayerContext context, Shape inputShape)
         : base(context, inputShape, inputShape)
     {
@@ -17,8 +18,10 @@ public sealed class Relu : Layer
         dInput = context.NeedsInputGradient ? AllocateBatch(inputShape) : null;
     }
 
+    /// <inheritdoc/>
     public override string Kind => "ReLU";
 
+    /// <inheritdoc/>
     public override TensorView<float> Forward(TensorView<float> input, bool training)
     {
         y = output.ViewFor(input.Shape[0]);
@@ -26,6 +29,7 @@ public sealed class Relu : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override TensorView<float>? Backward(TensorView<float> dOutput)
     {
         if (dInput is null)

@@ -82,6 +82,7 @@ public sealed class Sequential : IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var layer in layers)
@@ -122,18 +123,25 @@ public sealed class Sequential : IDisposable
             }
         }
 
+        /// <summary>Appends a <see cref="Layers.Linear"/> layer.</summary>
         public Builder Linear(int outFeatures, WeightInit init) => Add((c, s) => new Linear(c, s, outFeatures, init));
 
+        /// <summary>Appends a <see cref="Layers.Relu"/> layer.</summary>
         public Builder Relu() => Add((c, s) => new Relu(c, s));
 
+        /// <summary>Appends a <see cref="Layers.BatchNorm"/> layer.</summary>
         public Builder BatchNorm() => Add((c, s) => new BatchNorm(c, s));
 
+        /// <summary>Appends a <see cref="Layers.Conv2d"/> layer.</summary>
         public Builder Conv2d(int outChannels, Window window, WeightInit init) => Add((c, s) => new Conv2d(c, s, outChannels, window, init));
 
+        /// <summary>Appends a <see cref="Layers.MaxPool2d"/> layer.</summary>
         public Builder MaxPool2d(Window window) => Add((c, s) => new MaxPool2d(c, s, window));
 
+        /// <summary>Appends an <see cref="Layers.AvgPool2d"/> layer.</summary>
         public Builder AvgPool2d(Window window) => Add((c, s) => new AvgPool2d(c, s, window));
 
+        /// <summary>Appends a <see cref="Layers.Flatten"/> layer.</summary>
         public Builder Flatten() => Add((c, s) => new Flatten(c, s));
 
         /// <summary>The finished model; the builder must not be used after.</summary>

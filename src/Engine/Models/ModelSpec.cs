@@ -98,12 +98,19 @@ public sealed record ModelSpec(string Model, int[] InputShape, int Classes, int[
 /// <summary>The kinds of layer a model is made of.</summary>
 public enum LayerKind
 {
+    /// <summary>A fully connected layer.</summary>
     Linear,
+    /// <summary>Batch normalization (1-D or 2-D by the input).</summary>
     BatchNorm,
+    /// <summary>ReLU.</summary>
     Relu,
+    /// <summary>A 2-D convolution.</summary>
     Conv2d,
+    /// <summary>Max pooling.</summary>
     MaxPool2d,
+    /// <summary>Average pooling.</summary>
     AvgPool2d,
+    /// <summary>Flatten to (N, features).</summary>
     Flatten,
 }
 

@@ -16,12 +16,14 @@ public static class OnnxExport
     /// <summary>The ONNX operator set the graphs use.</summary>
     public const int Opset = 17;
 
+    /// <summary>The graph's input: raw pixels (N, C, H, W), float 0..255.</summary>
     public const string InputName = "pixels";
+    /// <summary>The graph's output: logits (N, classes).</summary>
     public const string OutputName = "logits";
 
     /// <summary>Builds the ONNX model of a model file's description and tensors.</summary>
     /// <exception cref="CheckpointException">A tensor the architecture needs is missing or has another shape.</exception>
-    public static ModelProto Build(ModelFileInfo info, IReadOnlyDictionary<string, SafeTensor> tensors, string source)
+    internal static ModelProto Build(ModelFileInfo info, IReadOnlyDictionary<string, SafeTensor> tensors, string source)
     {
         ArgumentNullException.ThrowIfNull(info);
         ArgumentNullException.ThrowIfNull(tensors);

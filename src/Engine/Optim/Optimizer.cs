@@ -10,6 +10,7 @@ public abstract class Optimizer : IDisposable
 {
     private readonly List<Tensor<float>> state = [];
 
+    /// <summary>Binds the optimizer to <paramref name="parameters"/>.</summary>
     protected Optimizer(KernelLibrary kernels, IReadOnlyList<(string Name, Parameter Parameter)> parameters)
     {
         ArgumentNullException.ThrowIfNull(kernels);
@@ -27,8 +28,10 @@ public abstract class Optimizer : IDisposable
     /// <summary>Device memory held by the state.</summary>
     public long DeviceBytes => state.Sum(t => t.SizeInBytes);
 
+    /// <summary>The launchers the updates run on.</summary>
     protected KernelLibrary Kernels { get; }
 
+    /// <inheritdoc/>
     protected IReadOnlyList<(string Name, Parameter Parameter)> Parameters { get; }
 
     private List<(string Name, Tensor<float> Value)> NamedState { get; } = [];
@@ -43,6 +46,7 @@ public abstract class Optimizer : IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public void Dispose()
     {
         foreach (var tensor in state)
@@ -76,6 +80,7 @@ public sealed class Sgd : Optimizer
 {
     private readonly Tensor<float>[] velocity;
 
+    /// <summary>Allocates the momentum buffers of <paramref name="parameters"/>.</summary>
     public Sgd(KernelLibrary kernels, IReadOnlyList<(string Name, Parameter Parameter)> parameters, SgdSettings settings)
         : base(kernels, parameters)
     {
@@ -83,8 +88,10 @@ public sealed class Sgd : Optimizer
         velocity = AllocateState("momentum_buffer");
     }
 
+    /// <summary>The hyperparameters.</summary>
     public SgdSettings Settings { get; }
 
+    /// <inheritdoc/>
     protected override void Update(int index, Parameter parameter) =>
         Kernels.Optimizers.SgdStep(parameter.Value.View, parameter.Gradient.View, velocity[index].View, Settings);
 }
@@ -94,6 +101,7 @@ public sealed class Adam : Optimizer
 {
     private readonly Tensor<float>[] firstMoment, secondMoment;
 
+    /// <summary>Allocates the first and second moments of <paramref name="parameters"/>.</summary>
     public Adam(KernelLibrary kernels, IReadOnlyList<(string Name, Parameter Parameter)> parameters, AdamSettings settings)
         : base(kernels, parameters)
     {
@@ -102,8 +110,10 @@ public sealed class Adam : Optimizer
         secondMoment = AllocateState("exp_avg_sq");
     }
 
+    /// <summary>The hyperparameters.</summary>
     public AdamSettings Settings { get; }
 
+    /// <inheritdoc/>
     protected override void Update(int index, Parameter parameter) =>
         Kernels.Optimizers.AdamStep(
             parameter.Value.View, parameter.Gradient.View, firstMoment[index].View, secondMoment[index].View, Settings, Steps);

@@ -92,6 +92,7 @@ public static class Pictures
 
     /// <summary>Pixels per image side in the preview grid, and the caption height under each.</summary>
     public const int Cell = 84;
+    /// <summary>Pixels under each preview image for its class name.</summary>
     public const int Caption = 18;
 
     /// <summary>

@@ -11,10 +11,15 @@ public sealed record MetricsRow(int Step, double TrainLoss, double TestLoss, dou
 /// <summary>The files of a run directory: metrics.csv, summary.json and curves.png, each written atomically.</summary>
 public static class RunFiles
 {
+    /// <summary>The metrics file's name.</summary>
     public const string MetricsFile = "metrics.csv";
+    /// <summary>The summary file's name.</summary>
     public const string SummaryFile = "summary.json";
+    /// <summary>The plot's file name.</summary>
     public const string CurvesFile = "curves.png";
+    /// <summary>The trained model's file name.</summary>
     public const string ModelFile = "model.safetensors";
+    /// <summary>The header line of metrics.csv.</summary>
     public const string MetricsHeader = "step,train_loss,test_loss,test_accuracy,elapsed_seconds";
 
     /// <summary>JSON options of every file GpuNet writes: indented, snake_case names.</summary>
@@ -75,7 +80,9 @@ public static class RunFiles
 /// <summary>The run's figure: training and test loss (left axis) and test accuracy (right axis) against step.</summary>
 public static class Curves
 {
+    /// <summary>The plot's width in pixels.</summary>
     public const int Width = 1000;
+    /// <summary>The plot's height in pixels.</summary>
     public const int Height = 600;
 
     /// <summary>Renders the figure as PNG bytes.</summary>

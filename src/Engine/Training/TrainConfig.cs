@@ -17,32 +17,46 @@ public enum NanPolicy
 /// <summary>A training run's full configuration, every default resolved.</summary>
 public sealed record TrainConfig
 {
+    /// <summary>mlp, mlp-deep or vgg.</summary>
     public string Model { get; init; } = "mlp";
 
+    /// <summary>fashion-mnist, mnist or cifar10.</summary>
     public string Dataset { get; init; } = "fashion-mnist";
 
+    /// <summary>Where the data set's files are (null: the embedded Fashion-MNIST).</summary>
     public string? DataDir { get; init; }
 
+    /// <summary>An MLP's hidden layer widths.</summary>
     public int[] Hidden { get; init; } = [100];
 
+    /// <summary>Whether an MLP has BatchNorm after each hidden Linear.</summary>
     public bool BatchNorm { get; init; }
 
+    /// <summary>How Linear and Conv2d weights are initialized.</summary>
     public WeightInit Init { get; init; } = WeightInit.SmallNormal;
 
+    /// <summary>The VGG's channel multiplier.</summary>
     public double Width { get; init; } = 1.0;
 
+    /// <summary>sgd or adam.</summary>
     public string Optimizer { get; init; } = "sgd";
 
+    /// <summary>The learning rate.</summary>
     public double LearningRate { get; init; } = 2e-3;
 
+    /// <summary>SGD momentum.</summary>
     public double Momentum { get; init; }
 
+    /// <summary>L2 weight decay, added to the gradient.</summary>
     public double WeightDecay { get; init; }
 
+    /// <summary>Training batch size (also the evaluation batch).</summary>
     public int BatchSize { get; init; } = 200;
 
+    /// <summary>Training steps.</summary>
     public int Steps { get; init; } = 1500;
 
+    /// <summary>Evaluate on the whole test set every this many steps (and at the end).</summary>
     public int EvalEvery { get; init; } = 100;
 
     /// <summary>Write a checkpoint every N steps (0: only at the end and on an interrupt).</summary>
@@ -51,10 +65,13 @@ public sealed record TrainConfig
     /// <summary>What a non-finite loss or gradient does: stop the run, or skip the step.</summary>
     public NanPolicy OnNan { get; init; } = NanPolicy.Stop;
 
+    /// <summary>The pixel preprocessing.</summary>
     public Normalization Normalize { get; init; } = Normalization.None;
 
+    /// <summary>Seed of the initialization (and, plus one, of the data order).</summary>
     public int Seed { get; init; } = 42;
 
+    /// <summary>Where to run.</summary>
     public AcceleratorKind Accelerator { get; init; } = AcceleratorKind.Auto;
 
     /// <summary>The reference's defaults for <paramref name="model"/> (see REFERENCE.md).</summary>
