@@ -4,13 +4,7 @@ namespace GpuNet.Tests.Cli;
 
 public sealed class CliTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        int code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => Support.Cli.Run(args);
 
     [Fact]
     public void DevicesListsTheCpuAcceleratorAndMarksAutosPick()

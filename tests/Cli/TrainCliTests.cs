@@ -10,13 +10,7 @@ public sealed class TrainCliTests
 {
     private static readonly Lazy<string> Mnist = new(() => SyntheticData.WriteMnistLike(600, 200));
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        int code = Program.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => Support.Cli.Run(args);
 
     private static string[] ShortRun(string outDir, params string[] extra) =>
     [
