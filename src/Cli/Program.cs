@@ -78,6 +78,17 @@ public static class Program
 
             return Failure;
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A failure GpuNet did not anticipate: still one line, the details behind --verbose.
+            error.WriteLine($"gpunet: internal error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}{(verbose ? "" : " (--verbose shows where)")}");
+            if (verbose)
+            {
+                error.WriteLine(e.ToString());
+            }
+
+            return Failure;
+        }
     }
 
     /// <summary>The --verbose option every command takes: print stack traces with errors.</summary>
