@@ -71,7 +71,7 @@ public sealed class ReliabilityTests
     public void SigintStopsAfterAStepWritesACheckpointAndExits130ThenResumeFinishes()
     {
         string dir = Path.Combine(SyntheticData.NewDirectory(), "run");
-        string[] args = ["train", "--dataset", "mnist", "--data-dir", DataDir.Value, "--hidden", "16", "--batch-size", "20", "--steps", "3000", "--eval-every", "1000", "--accelerator", "cpu", "--out", dir];
+        string[] args = ["train", "--dataset", "mnist", "--data-dir", DataDir.Value, "--hidden", "16", "--batch-size", "20", "--steps", "6000", "--eval-every", "2000", "--accelerator", "cpu", "--out", dir];
         using (var run = new GpunetProcess(args))
         {
             Assert.True(run.WaitForLine("training mlp", TimeSpan.FromSeconds(60)), run.Output);
@@ -83,11 +83,11 @@ public sealed class ReliabilityTests
         }
 
         var state = Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName)).State;
-        Assert.InRange(state.Step, 1, 2999);
+        Assert.InRange(state.Step, 1, 5999);
         using var resumed = new GpunetProcess("train", "--resume", dir, "--accelerator", "cpu");
         Assert.Equal(0, resumed.WaitForExit(TimeSpan.FromSeconds(180)));
         Assert.Contains($"resuming {dir} after step {state.Step}", resumed.Output, StringComparison.Ordinal);
-        Assert.Equal([1000, 2000, 3000], RunFiles.ParseMetrics(File.ReadAllText(Path.Combine(dir, "metrics.csv"))).Select(r => r.Step));
+        Assert.Equal([2000, 4000, 6000], RunFiles.ParseMetrics(File.ReadAllText(Path.Combine(dir, "metrics.csv"))).Select(r => r.Step));
     }
 
     [Fact]
