@@ -94,7 +94,7 @@ public sealed class ReliabilityTests
     public void SigkillAtRandomMomentsAlwaysLeavesAReadableCheckpointThatResumes()
     {
         string dir = Path.Combine(SyntheticData.NewDirectory(), "run");
-        string[] fresh = ["train", "--dataset", "mnist", "--data-dir", DataDir.Value, "--hidden", "64", "--batch-size", "20", "--steps", "400", "--eval-every", "200", "--checkpoint-every", "1", "--accelerator", "cpu", "--out", dir];
+        string[] fresh = ["train", "--dataset", "mnist", "--data-dir", DataDir.Value, "--hidden", "64", "--batch-size", "20", "--steps", "400", "--eval-every", "200", "--checkpoint-every", "1", "--accelerator", "cpu", "--out", dir, "--force"];
         var random = new Random(12);
         int kills = 0;
         for (int attempt = 0; attempt < 6; attempt++)
