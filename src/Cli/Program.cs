@@ -42,7 +42,7 @@ public static class Program
         {
             foreach (var e in parse.Errors)
             {
-                error.WriteLine($"gpunet: {e.Message}");
+                error.WriteLine($"gpunet: {OneLine(e.Message)}");
             }
 
             error.WriteLine("Run 'gpunet --help' for usage.");
@@ -92,6 +92,15 @@ public static class Program
     }
 
     /// <summary>The --verbose option every command takes: print stack traces with errors.</summary>
+    /// <summary>
+    /// A parser message on one line: a list after a colon (the values an option accepts) becomes comma-separated.
+    /// </summary>
+    internal static string OneLine(string message)
+    {
+        var parts = message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        return parts.Length > 1 && parts[0].EndsWith(':') ? $"{parts[0]} {string.Join(", ", parts[1..])}" : string.Join(' ', parts);
+    }
+
     internal static Option<bool> VerboseOption() => new("--verbose") { Description = "Print stack traces with errors." };
 
     /// <summary>The --accelerator option: auto, cuda, opencl or cpu.</summary>

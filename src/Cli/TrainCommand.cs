@@ -32,7 +32,7 @@ internal static class TrainCommand
         var batchNorm = new Option<bool>("--batch-norm") { Description = "MLP: BatchNorm after each hidden Linear (Linear -> BatchNorm -> ReLU)." };
         var init = new Option<string?>("--init") { Description = "Weight init: small-normal (N(0, 1e-4^2), the reference MLP's) or kaiming-uniform (PyTorch's default; mlp-deep and vgg)." };
         init.AcceptOnlyFromAmong("small-normal", "kaiming-uniform");
-        var normalize = new Option<string>("--normalize") { Description = "none (subtract the mean image, keep the 0..255 scale) or standard (per-channel mean/std).", DefaultValueFactory = _ => "none" };
+        var normalize = new Option<string?>("--normalize") { Description = "none (subtract the mean image, keep the 0..255 scale; mlp and mlp-deep) or standard (per-channel mean/std; vgg)." };
         normalize.AcceptOnlyFromAmong("none", "standard");
         var seed = new Option<int>("--seed") { Description = "Seed of initialization and data order.", DefaultValueFactory = _ => 42 };
         var accelerator = Program.AcceleratorOption();
@@ -85,7 +85,12 @@ internal static class TrainCommand
                     "kaiming-uniform" => WeightInit.KaimingUniform,
                     _ => defaults.Init,
                 },
-                Normalize = parse.GetValue(normalize) == "standard" ? Normalization.Standard : Normalization.None,
+                Normalize = parse.GetValue(normalize) switch
+                {
+                    "none" => Normalization.None,
+                    "standard" => Normalization.Standard,
+                    _ => defaults.Normalize,
+                },
                 Seed = parse.GetValue(seed),
                 Accelerator = Program.ParseAccelerator(parse.GetValue(accelerator)),
                 CheckpointEvery = parse.GetValue(checkpointEvery) ?? parse.GetValue(evalEvery) ?? defaults.EvalEvery,

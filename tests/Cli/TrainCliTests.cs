@@ -1,5 +1,7 @@
 using System.Text.Json;
 using GpuNet.Cli;
+using GpuNet.Engine.Checkpoints;
+using GpuNet.Engine.Data;
 using GpuNet.Engine.Training;
 using GpuNet.Tests.Support;
 
@@ -46,6 +48,7 @@ public sealed class TrainCliTests
         Assert.Equal(rows[^1].TestAccuracy, root.GetProperty("final_test_accuracy").GetDouble());
         Assert.Equal(rows.Max(r => r.TestAccuracy), root.GetProperty("best_test_accuracy").GetDouble());
         Assert.Equal(32, root.GetProperty("config").GetProperty("hidden")[0].GetInt32());
+        Assert.Equal("none", root.GetProperty("config").GetProperty("normalize").GetString());
 
         var png = File.ReadAllBytes(Path.Combine(outDir, "curves.png"));
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
@@ -74,6 +77,17 @@ public sealed class TrainCliTests
     }
 
     [Fact]
+    public void NormalizeOverridesTheModelsDefaultPreprocessing()
+    {
+        string outDir = Path.Combine(SyntheticData.NewDirectory(), "run");
+        var (code, _, error) = Run(ShortRun(outDir, "--hidden", "16", "--normalize", "standard"));
+        Assert.True(code == 0, error);
+        using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")));
+        Assert.Equal("standard", summary.RootElement.GetProperty("config").GetProperty("normalize").GetString());
+        Assert.Equal(Normalization.Standard, ModelFile.Read(Path.Combine(outDir, "model.safetensors")).Info.Preprocessing.Normalization);
+    }
+
+    [Fact]
     public void TheDefaultModelLearnsOnTheEmbeddedData()
     {
         string outDir = Path.Combine(SyntheticData.NewDirectory(), "run");
@@ -97,6 +111,7 @@ public sealed class TrainCliTests
         { ["train", "--hidden", "10,x"], Program.UsageError, "--hidden" },
         { ["train", "--batch-size", "0"], Program.UsageError, "--batch-size" },
         { ["train", "--accelerator", "tpu"], Program.UsageError, "tpu" },
+        { ["train", "--normalize", "zscore"], Program.UsageError, "'zscore' not recognized. Must be one of: 'none', 'standard'" },
         { ["train", "--dataset", "cifar10"], Program.Failure, "--data-dir" },
         { ["train", "--dataset", "mnist", "--data-dir", "/nonexistent/gpunet"], Program.Failure, "not found" },
         { ["eval"], Program.UsageError, "--checkpoint" },
@@ -112,6 +127,9 @@ public sealed class TrainCliTests
         Assert.Equal(expectedCode, code);
         Assert.Contains(expectedText, error, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        var lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("gpunet: ", lines[0], StringComparison.Ordinal);
+        Assert.All(lines[1..], line => Assert.StartsWith("Run 'gpunet --help'", line, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -160,6 +178,12 @@ public sealed class VggCliTests
         var rows = RunFiles.ParseMetrics(File.ReadAllText(Path.Combine(outDir, "metrics.csv")));
         Assert.True(rows[^1].TrainLoss < rows[0].TrainLoss, $"training loss should fall: {rows[0].TrainLoss} -> {rows[^1].TrainLoss}");
         Assert.True(rows[^1].TrainLoss < Math.Log(10), $"training loss after 40 steps: {rows[^1].TrainLoss}");
+        using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json"))))
+        {
+            Assert.Equal("standard", summary.RootElement.GetProperty("config").GetProperty("normalize").GetString());
+        }
+
+        Assert.Equal(Normalization.Standard, ModelFile.Read(Path.Combine(outDir, "model.safetensors")).Info.Preprocessing.Normalization);
 
         using var evalOutput = new StringWriter();
         Assert.Equal(0, Program.Run(["eval", "--checkpoint", Path.Combine(outDir, "model.safetensors"), "--data-dir", data, "--batch-size", "16", "--accelerator", "cpu"], evalOutput, error));

@@ -65,7 +65,10 @@ public sealed record TrainConfig
     /// <summary>What a non-finite loss or gradient does: stop the run, or skip the step.</summary>
     public NanPolicy OnNan { get; init; } = NanPolicy.Stop;
 
-    /// <summary>The pixel preprocessing.</summary>
+    /// <summary>
+    /// The pixel preprocessing: the reference's mean-image subtraction for the MLPs (their small-normal init needs the
+    /// 0..255 scale), per-channel standardization for the VGG (BatchNorm makes the scale irrelevant there).
+    /// </summary>
     public Normalization Normalize { get; init; } = Normalization.None;
 
     /// <summary>Seed of the initialization (and, plus one, of the data order).</summary>
@@ -98,6 +101,7 @@ public sealed record TrainConfig
             BatchSize = 32,
             Steps = 5000,
             EvalEvery = 500,
+            Normalize = Normalization.Standard,
         },
         _ => throw new ConfigurationException($"Unknown model '{model}'; known: {string.Join(", ", ModelSpec.Names)}."),
     };
