@@ -31,7 +31,7 @@ public sealed class GemmTests
         return result;
     }
 
-    // (M, N, K): ones, primes, K > M, sizes that are not multiples of the 64 x 64 x 16 GPU tile or the 4 x 64 CPU item.
+    // (M, N, K): ones, primes, K > M, sizes that are not multiples of the 64 x 64 x 16 GPU tile, the 8 x 64 CPU item or its 8 x 16 blocks.
     private static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (1, 7, 3), (5, 1, 9), (3, 5, 130), (13, 17, 19), (64, 64, 16), (65, 67, 33), (70, 3, 200), (2, 129, 5),
