@@ -41,13 +41,25 @@ public sealed record BenchRow(
     private static string Format(double? value) => value is { } v ? v.ToString("G5", CultureInfo.InvariantCulture) : "";
 }
 
-/// <summary>Timing: a warm-up run, then repeated runs, each ending with the device synchronized.</summary>
+/// <summary>
+/// Timing: warm-up runs, then repeated runs, each ending with the device synchronized. The CPU accelerator runs
+/// kernels as .NET code, which the runtime first compiles quickly and recompiles optimized after about 30 calls (and
+/// a short delay), so one warm-up run would time unoptimized code; the warm-up goes on for 30 runs or 1.5 s.
+/// </summary>
 public static class Timer
 {
+    private const int WarmUpRuns = 30;
+    private static readonly TimeSpan WarmUpTime = TimeSpan.FromSeconds(1.5);
+
     public static (double MedianMs, double MinMs, double MaxMs) Measure(int repeats, Action run)
     {
         ArgumentNullException.ThrowIfNull(run);
-        run();
+        var warmUp = Stopwatch.StartNew();
+        for (int i = 0; i < WarmUpRuns && (i == 0 || warmUp.Elapsed < WarmUpTime); i++)
+        {
+            run();
+        }
+
         var times = new double[Math.Max(1, repeats)];
         for (int i = 0; i < times.Length; i++)
         {
