@@ -14,19 +14,29 @@ public sealed class Convolution
 {
     private readonly Gemm gemm;
     private readonly Elementwise elementwise;
+    private readonly LaunchPolicy policy;
     private readonly ItemKernel<Im2ColOp> im2col;
+    private readonly ItemKernel<Im2ColPlaneOp> im2colPlanes;
     private readonly ItemKernel<Col2ImOp> col2im;
+    private readonly ItemKernel<Col2ImPlaneOp> col2imPlanes;
     private readonly ItemKernel<ToBatchMajorOp> toBatchMajor;
+    private readonly ItemKernel<ToBatchMajorPlaneOp> toBatchMajorPlanes;
     private readonly ItemKernel<ToChannelMajorOp> toChannelMajor;
+    private readonly ItemKernel<ToChannelMajorPlaneOp> toChannelMajorPlanes;
 
     internal Convolution(Accelerator accelerator, LaunchPolicy policy, Gemm gemm, Elementwise elementwise)
     {
         this.gemm = gemm;
         this.elementwise = elementwise;
+        this.policy = policy;
         im2col = new(accelerator, policy);
+        im2colPlanes = new(accelerator, policy);
         col2im = new(accelerator, policy);
+        col2imPlanes = new(accelerator, policy);
         toBatchMajor = new(accelerator, policy);
+        toBatchMajorPlanes = new(accelerator, policy);
         toChannelMajor = new(accelerator, policy);
+        toChannelMajorPlanes = new(accelerator, policy);
     }
 
     /// <summary>The output shape (N, Cout, OH, OW) for an (N, C, H, W) input and a (Cout, C, K, K) weight.</summary>
@@ -74,9 +84,20 @@ public sealed class Convolution
 
         var cols = new TensorView<float>(columns.Data, new Shape(ckk, np));
         var product = new TensorView<float>(scratch.Data, new Shape(outChannels, np));
-        im2col.Launch(new Im2ColOp(cols.Data, input.Data, geometry), cols.Length);
-        gemm.Multiply(product, weight.Reshape(new Shape(outChannels, ckk)), Transpose.None, cols, Transpose.None);
-        toBatchMajor.Launch(new ToBatchMajorOp(output.Data, product.Data, bias.Data, outChannels, geometry.Plane), output.Length);
+        // GPUs take one element per thread; the CPU accelerator one plane per item, with no divisions per element.
+        if (policy.IsCpu)
+        {
+            im2colPlanes.Launch(new Im2ColPlaneOp(cols.Data, input.Data, geometry), ckk * geometry.Batch, geometry.Plane);
+            gemm.Multiply(product, weight.Reshape(new Shape(outChannels, ckk)), Transpose.None, cols, Transpose.None);
+            var op = new ToBatchMajorPlaneOp(output.Data, product.Data, bias.Data, outChannels, geometry.Batch, geometry.Plane);
+            toBatchMajorPlanes.Launch(op, geometry.Batch * outChannels, geometry.Plane);
+        }
+        else
+        {
+            im2col.Launch(new Im2ColOp(cols.Data, input.Data, geometry), cols.Length);
+            gemm.Multiply(product, weight.Reshape(new Shape(outChannels, ckk)), Transpose.None, cols, Transpose.None);
+            toBatchMajor.Launch(new ToBatchMajorOp(output.Data, product.Data, bias.Data, outChannels, geometry.Plane), output.Length);
+        }
     }
 
     /// <summary>
@@ -112,13 +133,29 @@ public sealed class Convolution
         var dProduct = new TensorView<float>(scratch.Data, new Shape(outChannels, np));
         var weight2d = weight.Reshape(new Shape(outChannels, ckk));
 
-        toChannelMajor.Launch(new ToChannelMajorOp(dProduct.Data, dOutput.Data, outChannels, geometry.Batch, geometry.Plane), dProduct.Length);
+        if (policy.IsCpu)
+        {
+            var op = new ToChannelMajorPlaneOp(dProduct.Data, dOutput.Data, outChannels, geometry.Batch, geometry.Plane);
+            toChannelMajorPlanes.Launch(op, outChannels * geometry.Batch, geometry.Plane);
+        }
+        else
+        {
+            toChannelMajor.Launch(new ToChannelMajorOp(dProduct.Data, dOutput.Data, outChannels, geometry.Batch, geometry.Plane), dProduct.Length);
+        }
+
         gemm.Multiply(dWeight.Reshape(weight2d.Shape), dProduct, Transpose.None, cols, Transpose.Yes, 1f, 1f);
         elementwise.BiasGradient(dBias, dOutput);
         if (dInput is { } dx)
         {
             gemm.Multiply(cols, weight2d, Transpose.Yes, dProduct, Transpose.None);
-            col2im.Launch(new Col2ImOp(dx.Data, cols.Data, geometry), dx.Length);
+            if (policy.IsCpu)
+            {
+                col2imPlanes.Launch(new Col2ImPlaneOp(dx.Data, cols.Data, geometry), geometry.Batch * geometry.Channels, geometry.Height * geometry.Width);
+            }
+            else
+            {
+                col2im.Launch(new Col2ImOp(dx.Data, cols.Data, geometry), dx.Length);
+            }
         }
     }
 
@@ -154,6 +191,67 @@ public sealed class Convolution
             Columns[index] = h >= 0 && h < G.Height && w >= 0 && w < G.Width
                 ? Input[(((((n * G.Channels) + c) * G.Height) + h) * G.Width) + w]
                 : 0f;
+        }
+    }
+
+    /// <summary>
+    /// The same as <see cref="Col2ImOp"/> for the CPU accelerator: one item is the input plane (n, c), and the output
+    /// rows covering an input row are found once per row.
+    /// </summary>
+    internal readonly record struct Col2ImPlaneOp(ArrayView<float> DInput, ArrayView<float> DColumns, WindowShape G) : IItemOp
+    {
+        public void Apply(int index)
+        {
+            int c = index % G.Channels, n = index / G.Channels;
+            int np = G.Batch * G.Plane, imageColumns = n * G.Plane, kk = G.Kernel * G.Kernel;
+            int to = index * G.Height * G.Width;
+            for (int h = 0; h < G.Height; h++)
+            {
+                int ohStart = G.FirstCovering(h), ohEnd = G.EndCovering(h, G.OutHeight);
+                for (int w = 0; w < G.Width; w++)
+                {
+                    int owStart = G.FirstCovering(w), owEnd = G.EndCovering(w, G.OutWidth);
+                    float sum = 0f;
+                    for (int oh = ohStart; oh < ohEnd; oh++)
+                    {
+                        int kh = h + G.Padding - (oh * G.Stride);
+                        int rowBase = (c * kk) + (kh * G.Kernel);
+                        for (int ow = owStart; ow < owEnd; ow++)
+                        {
+                            int kw = w + G.Padding - (ow * G.Stride);
+                            sum += DColumns[((rowBase + kw) * np) + imageColumns + (oh * G.OutWidth) + ow];
+                        }
+                    }
+
+                    DInput[to + (h * G.Width) + w] = sum;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The same as <see cref="Im2ColOp"/> for the CPU accelerator: one item is the P columns of one (row, image), so
+    /// the index arithmetic is done once per plane instead of once per element.
+    /// </summary>
+    internal readonly record struct Im2ColPlaneOp(ArrayView<float> Columns, ArrayView<float> Input, WindowShape G) : IItemOp
+    {
+        public void Apply(int index)
+        {
+            int row = index / G.Batch, n = index - (row * G.Batch);
+            int kk = G.Kernel * G.Kernel;
+            int c = row / kk, kh = (row / G.Kernel) % G.Kernel, kw = row % G.Kernel;
+            int output = (row * G.Batch * G.Plane) + (n * G.Plane);
+            int inputPlane = ((n * G.Channels) + c) * G.Height * G.Width;
+            for (int oh = 0; oh < G.OutHeight; oh++)
+            {
+                int h = (oh * G.Stride) - G.Padding + kh;
+                bool rowInside = h >= 0 && h < G.Height;
+                int inputRow = inputPlane + (h * G.Width);
+                for (int ow = 0, w = kw - G.Padding; ow < G.OutWidth; ow++, w += G.Stride)
+                {
+                    Columns[output++] = rowInside && w >= 0 && w < G.Width ? Input[inputRow + w] : 0f;
+                }
+            }
         }
     }
 
@@ -193,6 +291,22 @@ public sealed class Convolution
         }
     }
 
+    /// <summary>The same as <see cref="ToBatchMajorOp"/> for the CPU accelerator: one item is the plane (n, c).</summary>
+    internal readonly record struct ToBatchMajorPlaneOp(
+        ArrayView<float> Output, ArrayView<float> Product, ArrayView<float> Bias, int Channels, int Batch, int Plane) : IItemOp
+    {
+        public void Apply(int index)
+        {
+            int c = index % Channels, n = index / Channels;
+            int to = index * Plane, from = ((c * Batch) + n) * Plane;
+            float bias = Bias[c];
+            for (int p = 0; p < Plane; p++)
+            {
+                Output[to + p] = Product[from + p] + bias;
+            }
+        }
+    }
+
     /// <summary>product[c, n * P + p] = dOutput[n, c, p].</summary>
     internal readonly record struct ToChannelMajorOp(
         ArrayView<float> Product, ArrayView<float> DOutput, int Channels, int Batch, int Plane) : IItemOp
@@ -201,6 +315,21 @@ public sealed class Convolution
         {
             int p = index % Plane, n = (index / Plane) % Batch, c = index / (Plane * Batch);
             Product[index] = DOutput[(((n * Channels) + c) * Plane) + p];
+        }
+    }
+
+    /// <summary>The same as <see cref="ToChannelMajorOp"/> for the CPU accelerator: one item is the plane (c, n).</summary>
+    internal readonly record struct ToChannelMajorPlaneOp(
+        ArrayView<float> Product, ArrayView<float> DOutput, int Channels, int Batch, int Plane) : IItemOp
+    {
+        public void Apply(int index)
+        {
+            int n = index % Batch, c = index / Batch;
+            int to = index * Plane, from = ((n * Channels) + c) * Plane;
+            for (int p = 0; p < Plane; p++)
+            {
+                Product[to + p] = DOutput[from + p];
+            }
         }
     }
 }

@@ -145,14 +145,14 @@ internal sealed class ItemKernel<TOp>
     }
 
     /// <summary>Applies <paramref name="op"/> to items 0 .. count - 1; does nothing when count is 0.</summary>
-    public void Launch(TOp op, int count)
+    public void Launch(TOp op, int count, long workPerItem = 1)
     {
         if (count == 0)
         {
             return;
         }
 
-        var config = policy.Items(count, out int blockSize);
+        var config = policy.Items(count, out int blockSize, workPerItem);
         kernel(config, op, count, blockSize);
     }
 }
