@@ -54,12 +54,7 @@ public static class Timer
     public static (double MedianMs, double MinMs, double MaxMs) Measure(int repeats, Action run)
     {
         ArgumentNullException.ThrowIfNull(run);
-        var warmUp = Stopwatch.StartNew();
-        for (int i = 0; i < WarmUpRuns && (i == 0 || warmUp.Elapsed < WarmUpTime); i++)
-        {
-            run();
-        }
-
+        WarmUp(run);
         var times = new double[Math.Max(1, repeats)];
         for (int i = 0; i < times.Length; i++)
         {
@@ -70,6 +65,17 @@ public static class Timer
 
         Array.Sort(times);
         return (times[times.Length / 2], times[0], times[^1]);
+    }
+
+    /// <summary>Runs <paramref name="run"/> at least once, then until 30 runs or 1.5 s.</summary>
+    public static void WarmUp(Action run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var warmUp = Stopwatch.StartNew();
+        for (int i = 0; i < WarmUpRuns && (i == 0 || warmUp.Elapsed < WarmUpTime); i++)
+        {
+            run();
+        }
     }
 }
 

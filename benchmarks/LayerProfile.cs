@@ -20,7 +20,7 @@ public static class LayerProfile
         using var dLogits = new GpuNet.Engine.Tensor<float>(device.Accelerator, new Shape(batch, spec.Classes));
         var forward = new double[model.Layers.Count];
         var backward = new double[model.Layers.Count];
-        for (int r = 0; r <= repeats; r++)
+        void Pass(bool timed)
         {
             var x = input.View;
             for (int i = 0; i < model.Layers.Count; i++)
@@ -28,7 +28,7 @@ public static class LayerProfile
                 var watch = Stopwatch.StartNew();
                 x = model.Layers[i].Forward(x, training: true);
                 device.Synchronize();
-                forward[i] += r > 0 ? watch.Elapsed.TotalSeconds : 0;
+                forward[i] += timed ? watch.Elapsed.TotalSeconds : 0;
             }
 
             TensorView<float>? d = dLogits.View;
@@ -37,8 +37,14 @@ public static class LayerProfile
                 var watch = Stopwatch.StartNew();
                 d = model.Layers[i].Backward(dy);
                 device.Synchronize();
-                backward[i] += r > 0 ? watch.Elapsed.TotalSeconds : 0;
+                backward[i] += timed ? watch.Elapsed.TotalSeconds : 0;
             }
+        }
+
+        Timer.WarmUp(() => Pass(timed: false));
+        for (int r = 0; r < repeats; r++)
+        {
+            Pass(timed: true);
         }
 
         Console.WriteLine($"per-layer times of {spec.Model} (width {spec.Width}) at batch {batch}, mean of {repeats}:");
