@@ -14,29 +14,13 @@ public sealed class Convolution
 {
     private readonly Gemm gemm;
     private readonly Elementwise elementwise;
-    private readonly LaunchPolicy policy;
-    private readonly ItemKernel<Im2ColOp> im2col;
-    private readonly ItemKernel<Im2ColPlaneOp> im2colPlanes;
-    private readonly ItemKernel<Col2ImOp> col2im;
-    private readonly ItemKernel<Col2ImPlaneOp> col2imPlanes;
-    private readonly ItemKernel<ToBatchMajorOp> toBatchMajor;
-    private readonly ItemKernel<ToBatchMajorPlaneOp> toBatchMajorPlanes;
-    private readonly ItemKernel<ToChannelMajorOp> toChannelMajor;
-    private readonly ItemKernel<ToChannelMajorPlaneOp> toChannelMajorPlanes;
+    private readonly LayoutCopies copies;
 
     internal Convolution(Accelerator accelerator, LaunchPolicy policy, Gemm gemm, Elementwise elementwise)
     {
         this.gemm = gemm;
         this.elementwise = elementwise;
-        this.policy = policy;
-        im2col = new(accelerator, policy);
-        im2colPlanes = new(accelerator, policy);
-        col2im = new(accelerator, policy);
-        col2imPlanes = new(accelerator, policy);
-        toBatchMajor = new(accelerator, policy);
-        toBatchMajorPlanes = new(accelerator, policy);
-        toChannelMajor = new(accelerator, policy);
-        toChannelMajorPlanes = new(accelerator, policy);
+        copies = policy.IsCpu ? new PlaneCopies(accelerator, policy) : new ElementCopies(accelerator, policy);
     }
 
     /// <summary>The output shape (N, Cout, OH, OW) for an (N, C, H, W) input and a (Cout, C, K, K) weight.</summary>
@@ -84,20 +68,9 @@ public sealed class Convolution
 
         var cols = new TensorView<float>(columns.Data, new Shape(ckk, np));
         var product = new TensorView<float>(scratch.Data, new Shape(outChannels, np));
-        // GPUs take one element per thread; the CPU accelerator one plane per item, with no divisions per element.
-        if (policy.IsCpu)
-        {
-            im2colPlanes.Launch(new Im2ColPlaneOp(cols.Data, input.Data, geometry), ckk * geometry.Batch, geometry.Plane);
-            gemm.Multiply(product, weight.Reshape(new Shape(outChannels, ckk)), Transpose.None, cols, Transpose.None);
-            var op = new ToBatchMajorPlaneOp(output.Data, product.Data, bias.Data, outChannels, geometry.Batch, geometry.Plane);
-            toBatchMajorPlanes.Launch(op, geometry.Batch * outChannels, geometry.Plane);
-        }
-        else
-        {
-            im2col.Launch(new Im2ColOp(cols.Data, input.Data, geometry), cols.Length);
-            gemm.Multiply(product, weight.Reshape(new Shape(outChannels, ckk)), Transpose.None, cols, Transpose.None);
-            toBatchMajor.Launch(new ToBatchMajorOp(output.Data, product.Data, bias.Data, outChannels, geometry.Plane), output.Length);
-        }
+        copies.Im2Col(cols, input, geometry);
+        gemm.Multiply(product, weight.Reshape(new Shape(outChannels, ckk)), Transpose.None, cols, Transpose.None);
+        copies.ToBatchMajor(output, product, bias, geometry);
     }
 
     /// <summary>
@@ -133,30 +106,74 @@ public sealed class Convolution
         var dProduct = new TensorView<float>(scratch.Data, new Shape(outChannels, np));
         var weight2d = weight.Reshape(new Shape(outChannels, ckk));
 
-        if (policy.IsCpu)
-        {
-            var op = new ToChannelMajorPlaneOp(dProduct.Data, dOutput.Data, outChannels, geometry.Batch, geometry.Plane);
-            toChannelMajorPlanes.Launch(op, outChannels * geometry.Batch, geometry.Plane);
-        }
-        else
-        {
-            toChannelMajor.Launch(new ToChannelMajorOp(dProduct.Data, dOutput.Data, outChannels, geometry.Batch, geometry.Plane), dProduct.Length);
-        }
-
+        copies.ToChannelMajor(dProduct, dOutput, geometry);
         gemm.Multiply(dWeight.Reshape(weight2d.Shape), dProduct, Transpose.None, cols, Transpose.Yes, 1f, 1f);
         elementwise.BiasGradient(dBias, dOutput);
         if (dInput is { } dx)
         {
             gemm.Multiply(cols, weight2d, Transpose.Yes, dProduct, Transpose.None);
-            if (policy.IsCpu)
-            {
-                col2imPlanes.Launch(new Col2ImPlaneOp(dx.Data, cols.Data, geometry), geometry.Batch * geometry.Channels, geometry.Height * geometry.Width);
-            }
-            else
-            {
-                col2im.Launch(new Col2ImOp(dx.Data, cols.Data, geometry), dx.Length);
-            }
+            copies.Col2Im(dx, cols, geometry);
         }
+    }
+
+    /// <summary>
+    /// The copies around the GEMM, loaded for one accelerator kind: GPUs take one element per thread (consecutive
+    /// threads touch consecutive addresses); the CPU accelerator takes one plane per item, walked with counters
+    /// instead of several integer divisions per element.
+    /// </summary>
+    private abstract class LayoutCopies
+    {
+        /// <summary>columns (CKK, N * P) = im2col(input).</summary>
+        public abstract void Im2Col(TensorView<float> columns, TensorView<float> input, WindowShape g);
+
+        /// <summary>output (N, Cout, P) = product (Cout, N * P) + bias.</summary>
+        public abstract void ToBatchMajor(TensorView<float> output, TensorView<float> product, TensorView<float> bias, WindowShape g);
+
+        /// <summary>product (Cout, N * P) = dOutput (N, Cout, P).</summary>
+        public abstract void ToChannelMajor(TensorView<float> product, TensorView<float> dOutput, WindowShape g);
+
+        /// <summary>dInput (N, C, H, W) = col2im(dColumns).</summary>
+        public abstract void Col2Im(TensorView<float> dInput, TensorView<float> dColumns, WindowShape g);
+    }
+
+    private sealed class ElementCopies(Accelerator accelerator, LaunchPolicy policy) : LayoutCopies
+    {
+        private readonly ItemKernel<Im2ColOp> im2col = new(accelerator, policy);
+        private readonly ItemKernel<ToBatchMajorOp> toBatchMajor = new(accelerator, policy);
+        private readonly ItemKernel<ToChannelMajorOp> toChannelMajor = new(accelerator, policy);
+        private readonly ItemKernel<Col2ImOp> col2im = new(accelerator, policy);
+
+        public override void Im2Col(TensorView<float> columns, TensorView<float> input, WindowShape g) =>
+            im2col.Launch(new Im2ColOp(columns.Data, input.Data, g), columns.Length);
+
+        public override void ToBatchMajor(TensorView<float> output, TensorView<float> product, TensorView<float> bias, WindowShape g) =>
+            toBatchMajor.Launch(new ToBatchMajorOp(output.Data, product.Data, bias.Data, bias.Length, g.Plane), output.Length);
+
+        public override void ToChannelMajor(TensorView<float> product, TensorView<float> dOutput, WindowShape g) =>
+            toChannelMajor.Launch(new ToChannelMajorOp(product.Data, dOutput.Data, product.Shape[0], g.Batch, g.Plane), product.Length);
+
+        public override void Col2Im(TensorView<float> dInput, TensorView<float> dColumns, WindowShape g) =>
+            col2im.Launch(new Col2ImOp(dInput.Data, dColumns.Data, g), dInput.Length);
+    }
+
+    private sealed class PlaneCopies(Accelerator accelerator, LaunchPolicy policy) : LayoutCopies
+    {
+        private readonly ItemKernel<Im2ColPlaneOp> im2col = new(accelerator, policy);
+        private readonly ItemKernel<ToBatchMajorPlaneOp> toBatchMajor = new(accelerator, policy);
+        private readonly ItemKernel<ToChannelMajorPlaneOp> toChannelMajor = new(accelerator, policy);
+        private readonly ItemKernel<Col2ImPlaneOp> col2im = new(accelerator, policy);
+
+        public override void Im2Col(TensorView<float> columns, TensorView<float> input, WindowShape g) =>
+            im2col.Launch(new Im2ColPlaneOp(columns.Data, input.Data, g), columns.Shape[0] * g.Batch, g.Plane);
+
+        public override void ToBatchMajor(TensorView<float> output, TensorView<float> product, TensorView<float> bias, WindowShape g) =>
+            toBatchMajor.Launch(new ToBatchMajorPlaneOp(output.Data, product.Data, bias.Data, bias.Length, g.Batch, g.Plane), g.Batch * bias.Length, g.Plane);
+
+        public override void ToChannelMajor(TensorView<float> product, TensorView<float> dOutput, WindowShape g) =>
+            toChannelMajor.Launch(new ToChannelMajorPlaneOp(product.Data, dOutput.Data, product.Shape[0], g.Batch, g.Plane), product.Shape[0] * g.Batch, g.Plane);
+
+        public override void Col2Im(TensorView<float> dInput, TensorView<float> dColumns, WindowShape g) =>
+            col2im.Launch(new Col2ImPlaneOp(dInput.Data, dColumns.Data, g), g.Batch * g.Channels, g.Height * g.Width);
     }
 
     private static void ValidateShapes(Shape input, Shape weight, Window window)
