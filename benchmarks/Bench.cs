@@ -6,9 +6,19 @@ namespace GpuNet.Benchmarks;
 
 /// <summary>One measured row: a kernel at a shape, its timing and throughput and its ratio to the yardstick.</summary>
 public sealed record BenchRow(
-    string Kernel, string Shape, string Accelerator, double MedianMs, double MinMs, double MaxMs, double? Gflops, double? Gbps, double? YardstickRatio)
+    string Kernel,
+    string Shape,
+    string Accelerator,
+    double MedianMs,
+    double MinMs,
+    double MaxMs,
+    double? Gflops,
+    double? Gbps,
+    double? YardstickRatio,
+    long? LaunchesPerStep = null,
+    long? HostWaitsPerStep = null)
 {
-    public const string CsvHeader = "kernel,shape,accelerator,median_ms,min_ms,max_ms,gflops,gbps,yardstick_ratio";
+    public const string CsvHeader = "kernel,shape,accelerator,median_ms,min_ms,max_ms,gflops,gbps,yardstick_ratio,launches_per_step,host_waits_per_step";
 
     public string ToCsv() => string.Join(
         ',',
@@ -20,7 +30,9 @@ public sealed record BenchRow(
         MaxMs.ToString("F4", CultureInfo.InvariantCulture),
         Format(Gflops),
         Format(Gbps),
-        Format(YardstickRatio));
+        Format(YardstickRatio),
+        LaunchesPerStep?.ToString(CultureInfo.InvariantCulture) ?? "",
+        HostWaitsPerStep?.ToString(CultureInfo.InvariantCulture) ?? "");
 
     public override string ToString()
     {
@@ -35,7 +47,10 @@ public sealed record BenchRow(
             text += FormattableString.Invariant($"  {b,8:F2} GB/s");
         }
 
-        return text + (YardstickRatio is { } r ? FormattableString.Invariant($"  ratio to yardstick {r:F2}") : "  (no yardstick)");
+        text += YardstickRatio is { } r ? FormattableString.Invariant($"  ratio to yardstick {r:F2}") : "  (no yardstick)";
+        return LaunchesPerStep is { } launches
+            ? text + FormattableString.Invariant($"  launches_per_step {launches}  host_waits_per_step {HostWaitsPerStep}")
+            : text;
     }
 
     private static string Format(double? value) => value is { } v ? v.ToString("G5", CultureInfo.InvariantCulture) : "";

@@ -141,7 +141,7 @@ internal static class TrainCommand
         {
             try
             {
-                result = Trainer.Run(config, data, device, directory, progress, resumeFrom, interrupt.Token);
+                result = Trainer.Run(config, data, device, directory, progress, resumeFrom, new TrainerOptions(interactive ? TimeSpan.FromSeconds(1) : null), interrupt.Token);
             }
             catch (OperationCanceledException e)
             {

@@ -95,24 +95,27 @@ public static class DeviceSelector
 /// <summary>An open accelerator: the ILGPU context, the accelerator and the kernels loaded on it. Dispose to release.</summary>
 public sealed class Device : IDisposable
 {
-    private readonly Context context;
+    private readonly Context? ownedContext;
 
-    private Device(Context context, Accelerator accelerator, DeviceInfo info)
+    private Device(Context? ownedContext, KernelLibrary kernels, DeviceInfo info)
     {
-        this.context = context;
-        Accelerator = accelerator;
+        this.ownedContext = ownedContext;
+        Kernels = kernels;
         Info = info;
-        Kernels = new KernelLibrary(accelerator);
+        Reads = new DeviceReads(Kernels);
     }
 
     /// <summary>The accelerator kernels run on.</summary>
-    public Accelerator Accelerator { get; }
+    public Accelerator Accelerator => Kernels.Accelerator;
 
     /// <summary>What was opened.</summary>
     public DeviceInfo Info { get; }
 
     /// <summary>The launchers, loaded on <see cref="Accelerator"/>.</summary>
     public KernelLibrary Kernels { get; }
+
+    /// <summary>Every blocking wait for the device that training and evaluation make, counted.</summary>
+    public DeviceReads Reads { get; }
 
     /// <summary>Opens the accelerator <paramref name="kind"/> resolves to.</summary>
     /// <exception cref="AcceleratorNotFoundException">It is not present.</exception>
@@ -128,7 +131,7 @@ public sealed class Device : IDisposable
                 AcceleratorKind.OpenCL => context.GetCLDevices()[info.Index].CreateAccelerator(context),
                 _ => context.GetCPUDevices()[0].CreateAccelerator(context),
             };
-            return new Device(context, accelerator, info);
+            return new Device(context, new KernelLibrary(accelerator), info);
         }
         catch
         {
@@ -137,13 +140,27 @@ public sealed class Device : IDisposable
         }
     }
 
+    /// <summary>
+    /// A device over kernels already loaded on an accelerator someone else owns (a test's shared accelerator, a plan's
+    /// recording library); disposing it releases nothing.
+    /// </summary>
+    public static Device Wrap(KernelLibrary kernels, AcceleratorKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(kernels);
+        var accelerator = kernels.Accelerator;
+        return new Device(null, kernels, new DeviceInfo(kind, accelerator.Name, accelerator.MemorySize, kind != AcceleratorKind.Cpu, 0));
+    }
+
     /// <summary>Waits until every launched kernel has finished.</summary>
     public void Synchronize() => Accelerator.Synchronize();
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        Accelerator.Dispose();
-        context.Dispose();
+        if (ownedContext is not null)
+        {
+            Accelerator.Dispose();
+            ownedContext.Dispose();
+        }
     }
 }

@@ -1,5 +1,5 @@
-// Softmax cross-entropy over logits (N, K) and labels (N). The loss sum and the correct count accumulate on the
-// device across steps; the host reads them only when it asks (at evaluation), so a step never waits for the device.
+// Softmax cross-entropy over logits (N, K) and labels (N). The loss sum and the correct count are written (or
+// accumulated) on the device; the host reads them only when it asks (at evaluation, through DeviceReads).
 using GpuNet.Kernels;
 
 namespace GpuNet.Engine;
@@ -9,22 +9,17 @@ public sealed class LossTotals : IDisposable
 {
     private readonly Tensor<float> lossSum;
     private readonly Tensor<int> correct;
+    private readonly DeviceReads reads;
     private readonly float[] lossHost = new float[1];
     private readonly int[] correctHost = new int[1];
 
-    /// <summary>Allocates zeroed totals on <paramref name="kernels"/>' accelerator.</summary>
-    public LossTotals(KernelLibrary kernels)
+    /// <summary>Allocates zeroed totals on <paramref name="kernels"/>' accelerator; reads wait through <paramref name="reads"/>.</summary>
+    public LossTotals(KernelLibrary kernels, DeviceReads? reads = null)
     {
         ArgumentNullException.ThrowIfNull(kernels);
         lossSum = new Tensor<float>(kernels.Accelerator, new Shape(1));
         correct = new Tensor<int>(kernels.Accelerator, new Shape(1));
-    }
-
-    /// <summary>Waits for the device and returns the loss sum as it stands, without resetting anything.</summary>
-    public float PeekLossSum()
-    {
-        lossSum.Download(lossHost);
-        return lossHost[0];
+        this.reads = reads ?? new DeviceReads(kernels);
     }
 
     /// <summary>Samples added since the last <see cref="Read"/>.</summary>
@@ -43,6 +38,7 @@ public sealed class LossTotals : IDisposable
             return (double.NaN, double.NaN, 0);
         }
 
+        reads.WaitForDevice();
         lossSum.Download(lossHost);
         correct.Download(correctHost);
         var result = ((double)lossHost[0] / samples, (double)correctHost[0] / samples, samples);
@@ -86,9 +82,21 @@ public sealed class SoftmaxCrossEntropyLoss : IDisposable
     public TensorView<float> Compute(TensorView<float> logits, TensorView<int> labels, LossTotals totals, bool accumulate = true)
     {
         ArgumentNullException.ThrowIfNull(totals);
-        var d = dLogits.ViewFor(logits.Shape[0]);
-        kernels.SoftmaxCrossEntropy.Compute(d, totals.LossSum, totals.Correct, logits, labels, accumulate);
+        var d = Compute(logits, labels, totals.LossSum, totals.Correct, accumulate);
         totals.Samples = (accumulate ? totals.Samples : 0) + logits.Shape[0];
+        return d;
+    }
+
+    /// <summary>
+    /// Writes the batch's loss sum into <paramref name="lossSum"/> (1) and its correct count into
+    /// <paramref name="correct"/> (1), or adds to them with <paramref name="accumulate"/>, and returns dLoss/dLogits of
+    /// the batch loss scaled by <paramref name="gradScale"/> (1 / N, the batch mean, when not given).
+    /// </summary>
+    public TensorView<float> Compute(
+        TensorView<float> logits, TensorView<int> labels, TensorView<float> lossSum, TensorView<int> correct, bool accumulate, float? gradScale = null)
+    {
+        var d = dLogits.ViewFor(logits.Shape[0]);
+        kernels.SoftmaxCrossEntropy.Compute(d, lossSum, correct, logits, labels, accumulate, gradScale);
         return d;
     }
 

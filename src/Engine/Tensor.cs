@@ -6,13 +6,15 @@ using ILGPU.Runtime;
 namespace GpuNet.Engine;
 
 /// <summary>
-/// A tensor in device memory: owns its buffer, allocated once at a capacity shape, and is used at an actual batch size
-/// (dimension 0) up to that capacity. Contiguous, row-major (NCHW for images). Dispose to free the memory.
+/// A tensor in device memory, allocated once at a capacity shape and used at an actual batch size (dimension 0) up to
+/// that capacity. Contiguous, row-major (NCHW for images). It owns its buffer, or is a slice of another tensor's (a
+/// parameter in its model's flat arena) and then frees nothing. Dispose to free the memory.
 /// </summary>
 public sealed class Tensor<T> : IDisposable
     where T : unmanaged
 {
-    private readonly MemoryBuffer1D<T, Stride1D.Dense> buffer;
+    private readonly MemoryBuffer1D<T, Stride1D.Dense>? owned;
+    private readonly ArrayView<T> view;
 
     /// <summary>Allocates a tensor of <paramref name="shape"/> on <paramref name="accelerator"/>, zero-filled.</summary>
     /// <exception cref="DeviceMemoryException">The device cannot hold it.</exception>
@@ -22,8 +24,9 @@ public sealed class Tensor<T> : IDisposable
         Capacity = shape;
         try
         {
-            buffer = accelerator.Allocate1D<T>(Math.Max(1, shape.Length));
-            buffer.MemSetToZero();
+            owned = accelerator.Allocate1D<T>(Math.Max(1, shape.Length));
+            owned.MemSetToZero();
+            view = owned.View;
         }
         catch (Exception e) when (e is OutOfMemoryException or AcceleratorException or InvalidOperationException)
         {
@@ -33,14 +36,34 @@ public sealed class Tensor<T> : IDisposable
         }
     }
 
+    private Tensor(ArrayView<T> view, Shape shape)
+    {
+        this.view = view;
+        Capacity = shape;
+    }
+
     /// <summary>The shape it was allocated for.</summary>
     public Shape Capacity { get; }
 
-    /// <summary>Bytes of device memory it holds.</summary>
-    public long SizeInBytes => Bytes(Capacity);
+    /// <summary>Bytes of device memory it holds (0 for a slice: its owner holds them).</summary>
+    public long SizeInBytes => owned is null ? 0 : Bytes(Capacity);
 
     /// <summary>The whole tensor, at its capacity shape.</summary>
-    public TensorView<T> View => new(buffer.View, Capacity);
+    public TensorView<T> View => new(view, Capacity);
+
+    /// <summary>
+    /// A tensor of <paramref name="shape"/> over elements <paramref name="offset"/> .. offset + length - 1 of this one,
+    /// sharing its memory; disposing the slice frees nothing.
+    /// </summary>
+    public Tensor<T> Slice(long offset, Shape shape)
+    {
+        if (offset < 0 || offset + shape.Length > Capacity.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"A slice of shape {shape} at {offset} does not fit a tensor of shape {Capacity}.");
+        }
+
+        return new Tensor<T>(view.SubView(offset, shape.Length), shape);
+    }
 
     /// <summary>The first <paramref name="batch"/> samples (dimension 0), at most the capacity's.</summary>
     public TensorView<T> ViewFor(int batch)
@@ -50,7 +73,7 @@ public sealed class Tensor<T> : IDisposable
             throw new ArgumentOutOfRangeException(nameof(batch), $"Batch {batch} exceeds tensor capacity {Capacity}.");
         }
 
-        return new TensorView<T>(buffer.View, Capacity.WithBatch(batch));
+        return new TensorView<T>(view, Capacity.WithBatch(batch));
     }
 
     /// <summary>Copies <paramref name="values"/> (exactly the capacity's length) to the device; waits for it.</summary>
@@ -67,7 +90,7 @@ public sealed class Tensor<T> : IDisposable
             // garbage collection on another thread can move it mid-copy.
             fixed (T* source = values)
             {
-                buffer.View.SubView(0, values.Length).CopyFromCPU(ref *source, values.Length);
+                view.SubView(0, values.Length).CopyFromCPU(ref *source, values.Length);
             }
         }
     }
@@ -81,24 +104,30 @@ public sealed class Tensor<T> : IDisposable
     }
 
     /// <summary>Copies the first <c>destination.Length</c> elements to <paramref name="destination"/>; waits for the device.</summary>
-    public unsafe void Download(Span<T> destination)
+    public void Download(Span<T> destination) => Download(0, destination);
+
+    /// <summary>
+    /// Copies elements <paramref name="offset"/> .. offset + destination.Length - 1 to <paramref name="destination"/>;
+    /// waits for the device.
+    /// </summary>
+    public unsafe void Download(int offset, Span<T> destination)
     {
-        if (destination.Length > Capacity.Length)
+        if (offset < 0 || (long)offset + destination.Length > Capacity.Length)
         {
-            throw new ArgumentException($"Tensor of shape {Capacity} holds {Capacity.Length} values; {destination.Length} were asked for.", nameof(destination));
+            throw new ArgumentException($"Tensor of shape {Capacity} holds {Capacity.Length} values; {destination.Length} at {offset} were asked for.", nameof(destination));
         }
 
         if (destination.Length > 0)
         {
             fixed (T* target = destination)
             {
-                buffer.View.SubView(0, destination.Length).CopyToCPU(ref *target, destination.Length);
+                view.SubView(offset, destination.Length).CopyToCPU(ref *target, destination.Length);
             }
         }
     }
 
     /// <inheritdoc/>
-    public void Dispose() => buffer.Dispose();
+    public void Dispose() => owned?.Dispose();
 
     private static long Bytes(Shape shape) => (long)shape.Length * Marshal.SizeOf<T>();
 }

@@ -5,6 +5,7 @@
 // Evaluation: y = gamma * (x - runningMean) / sqrt(runningVar + eps) + beta.
 // Backward (hand-derived): xhat = (x - mean) invStd; dBeta += sum(dy); dGamma += sum(dy xhat);
 //   dx = gamma invStd / m * (m dy - sum(dy) - xhat sum(dy xhat)). Parameter gradients accumulate, dx is overwritten.
+// A ReLU that follows is fused: forward writes max(y, 0), backward takes dy = dOut where the saved output is > 0, else 0.
 // Sums run in a fixed order (one group per channel), so results are the same bits on every run.
 using ILGPU;
 using ILGPU.Runtime;
@@ -20,9 +21,10 @@ internal readonly record struct BatchNormForwardViews(
     ArrayView<float> RunningVar,
     ArrayView<float> Input,
     ArrayView<float> Gamma,
-    ArrayView<float> Beta);
+    ArrayView<float> Beta,
+    int Relu);
 
-/// <summary>The tensors of a backward pass.</summary>
+/// <summary>The tensors of a backward pass; Output (the fused ReLU's output) is empty when no ReLU is fused.</summary>
 internal readonly record struct BatchNormBackwardViews(
     ArrayView<float> DInput,
     ArrayView<float> DGamma,
@@ -31,9 +33,10 @@ internal readonly record struct BatchNormBackwardViews(
     ArrayView<float> Input,
     ArrayView<float> Gamma,
     ArrayView<float> Mean,
-    ArrayView<float> InvStd);
+    ArrayView<float> InvStd,
+    ArrayView<float> Output);
 
-/// <summary>Batch normalization: training forward, evaluation forward, backward.</summary>
+/// <summary>Batch normalization (with an optional fused ReLU after it): training forward, evaluation forward, backward.</summary>
 public sealed class BatchNorm
 {
     /// <summary>PyTorch's default momentum for the running statistics.</summary>
@@ -56,8 +59,9 @@ public sealed class BatchNorm
     }
 
     /// <summary>
-    /// Normalizes <paramref name="input"/> with its batch statistics into <paramref name="output"/>, saves
-    /// <paramref name="mean"/> and <paramref name="invStd"/> (C) for the backward pass and updates the running statistics.
+    /// Normalizes <paramref name="input"/> with its batch statistics into <paramref name="output"/> (then max(y, 0) when
+    /// <paramref name="relu"/>), saves <paramref name="mean"/> and <paramref name="invStd"/> (C) for the backward pass
+    /// and updates the running statistics.
     /// </summary>
     public void ForwardTraining(
         TensorView<float> output,
@@ -69,7 +73,8 @@ public sealed class BatchNorm
         TensorView<float> gamma,
         TensorView<float> beta,
         float epsilon = DefaultEpsilon,
-        float momentum = DefaultMomentum)
+        float momentum = DefaultMomentum,
+        bool relu = false)
     {
         var layout = Validate(output, input, gamma, beta, [mean, invStd, runningMean, runningVar]);
         if (layout.Channels == 0)
@@ -83,11 +88,15 @@ public sealed class BatchNorm
         }
 
         var views = new BatchNormForwardViews(
-            output.Data, mean.Data, invStd.Data, runningMean.Data, runningVar.Data, input.Data, gamma.Data, beta.Data);
-        trainingForward(policy.PerGroup(layout.Channels), views, layout, epsilon, momentum);
+            output.Data, mean.Data, invStd.Data, runningMean.Data, runningVar.Data, input.Data, gamma.Data, beta.Data, relu ? 1 : 0);
+        var config = policy.PerGroup(layout.Channels);
+        if (policy.Launch(relu ? "BatchNormReluForward" : "BatchNormForward", config, LaunchPolicy.ReduceSharedBytes))
+        {
+            trainingForward(config, views, layout, epsilon, momentum);
+        }
     }
 
-    /// <summary>Normalizes <paramref name="input"/> with the running statistics (evaluation mode).</summary>
+    /// <summary>Normalizes <paramref name="input"/> with the running statistics (evaluation mode), then max(y, 0) when <paramref name="relu"/>.</summary>
     public void ForwardInference(
         TensorView<float> output,
         TensorView<float> input,
@@ -95,14 +104,19 @@ public sealed class BatchNorm
         TensorView<float> beta,
         TensorView<float> runningMean,
         TensorView<float> runningVar,
-        float epsilon = DefaultEpsilon)
+        float epsilon = DefaultEpsilon,
+        bool relu = false)
     {
         var layout = Validate(output, input, gamma, beta, [runningMean, runningVar]);
-        var op = new InferenceOp(output.Data, input.Data, gamma.Data, beta.Data, runningMean.Data, runningVar.Data, layout, epsilon);
+        var op = new InferenceOp(output.Data, input.Data, gamma.Data, beta.Data, runningMean.Data, runningVar.Data, layout, epsilon, relu ? 1 : 0);
         inference.Launch(op, output.Length);
     }
 
-    /// <summary>dInput = dL/dx; dGamma += dL/dgamma; dBeta += dL/dbeta, from the saved mean and invStd.</summary>
+    /// <summary>
+    /// dInput = dL/dx; dGamma += dL/dgamma; dBeta += dL/dbeta, from the saved mean and invStd. With
+    /// <paramref name="reluOutput"/> (the forward's output when a ReLU was fused), <paramref name="dOutput"/> is the
+    /// gradient after the ReLU and is masked where that output is not positive.
+    /// </summary>
     public void Backward(
         TensorView<float> dInput,
         TensorView<float> dGamma,
@@ -111,18 +125,29 @@ public sealed class BatchNorm
         TensorView<float> input,
         TensorView<float> gamma,
         TensorView<float> mean,
-        TensorView<float> invStd)
+        TensorView<float> invStd,
+        TensorView<float>? reluOutput = null)
     {
         Check.SameShape(dInput, nameof(dInput), input, nameof(input));
         var layout = Validate(dOutput, input, gamma, dGamma, [dBeta, mean, invStd]);
+        if (reluOutput is { } y)
+        {
+            Check.SameShape(y, nameof(reluOutput), input, nameof(input));
+        }
+
         if (layout.Channels == 0)
         {
             return;
         }
 
         var views = new BatchNormBackwardViews(
-            dInput.Data, dGamma.Data, dBeta.Data, dOutput.Data, input.Data, gamma.Data, mean.Data, invStd.Data);
-        backward(policy.PerGroup(layout.Channels), views, layout);
+            dInput.Data, dGamma.Data, dBeta.Data, dOutput.Data, input.Data, gamma.Data, mean.Data, invStd.Data,
+            reluOutput is { } mask ? mask.Data : default);
+        var config = policy.PerGroup(layout.Channels);
+        if (policy.Launch(reluOutput is null ? "BatchNormBackward" : "BatchNormReluBackward", config, LaunchPolicy.ReduceSharedBytes))
+        {
+            backward(config, views, layout);
+        }
     }
 
     private static ChannelLayout Validate(
@@ -174,7 +199,8 @@ public sealed class BatchNorm
         for (int e = first; e < m; e += stride)
         {
             int i = layout.Index(c, e);
-            v.Output[i] = (v.Input[i] * scale) + shift;
+            float y = (v.Input[i] * scale) + shift;
+            v.Output[i] = v.Relu != 0 && !(y > 0f) ? 0f : y;
         }
     }
 
@@ -184,11 +210,12 @@ public sealed class BatchNorm
         var scratch = SharedMemory.Allocate<float>(LaunchPolicy.MaxReduceGroupSize);
         int c = Grid.IdxX, m = layout.PerChannel, first = Group.IdxX, stride = Group.DimX;
         float mean = v.Mean[c], invStd = v.InvStd[c];
+        bool masked = v.Output.Length > 0;
         float sumDy = 0f, sumDyXhat = 0f;
         for (int e = first; e < m; e += stride)
         {
             int i = layout.Index(c, e);
-            float dy = v.DOutput[i];
+            float dy = masked && !(v.Output[i] > 0f) ? 0f : v.DOutput[i];
             sumDy += dy;
             sumDyXhat += dy * (v.Input[i] - mean) * invStd;
         }
@@ -206,7 +233,8 @@ public sealed class BatchNorm
         {
             int i = layout.Index(c, e);
             float xhat = (v.Input[i] - mean) * invStd;
-            v.DInput[i] = scale * ((m * v.DOutput[i]) - sumDy - (xhat * sumDyXhat));
+            float dy = masked && !(v.Output[i] > 0f) ? 0f : v.DOutput[i];
+            v.DInput[i] = scale * ((m * dy) - sumDy - (xhat * sumDyXhat));
         }
     }
 
@@ -218,12 +246,14 @@ public sealed class BatchNorm
         ArrayView<float> RunningMean,
         ArrayView<float> RunningVar,
         ChannelLayout Layout,
-        float Epsilon) : IItemOp
+        float Epsilon,
+        int Relu) : IItemOp
     {
         public void Apply(int index)
         {
             int c = Layout.ChannelOf(index);
-            Output[index] = (Gamma[c] * (Input[index] - RunningMean[c]) / MathF.Sqrt(RunningVar[c] + Epsilon)) + Beta[c];
+            float y = (Gamma[c] * (Input[index] - RunningMean[c]) / MathF.Sqrt(RunningVar[c] + Epsilon)) + Beta[c];
+            Output[index] = Relu != 0 && !(y > 0f) ? 0f : y;
         }
     }
 }

@@ -27,7 +27,6 @@ public sealed class Elementwise
     private readonly ItemKernel<ReluBackwardOp> reluBackward;
     private readonly ItemKernel<BiasAddOp> biasAdd;
     private readonly ItemKernel<FillOp> fill;
-    private readonly ItemKernel<FlagNonFiniteOp> flagNonFinite;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ChannelLayout> biasGradient;
 
     internal Elementwise(Accelerator accelerator, LaunchPolicy policy)
@@ -37,7 +36,6 @@ public sealed class Elementwise
         reluBackward = new(accelerator, policy);
         biasAdd = new(accelerator, policy);
         fill = new(accelerator, policy);
-        flagNonFinite = new(accelerator, policy);
         biasGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ChannelLayout>(BiasGradientKernel);
     }
 
@@ -74,25 +72,15 @@ public sealed class Elementwise
             return;
         }
 
-        biasGradient(policy.PerGroup(channels), dBias.Data, dOutput.Data, new ChannelLayout(outer, channels, inner));
+        var config = policy.PerGroup(channels);
+        if (policy.Launch("BiasGradient", config, LaunchPolicy.ReduceSharedBytes))
+        {
+            biasGradient(config, dBias.Data, dOutput.Data, new ChannelLayout(outer, channels, inner));
+        }
     }
 
     /// <summary>Sets every element of <paramref name="output"/> to <paramref name="value"/>.</summary>
     public void Fill(TensorView<float> output, float value) => fill.Launch(new FillOp(output.Data, value), output.Length);
-
-    /// <summary>
-    /// flags[slot] = 1 if any element of <paramref name="values"/> is NaN or infinite; otherwise flags is left as it is.
-    /// Every writer writes the same value, so the result does not depend on the order of the threads.
-    /// </summary>
-    public void FlagNonFinite(TensorView<int> flags, int slot, TensorView<float> values)
-    {
-        if (slot < 0 || slot >= flags.Length)
-        {
-            throw new ArgumentException($"Slot {slot} is outside flags of shape {flags.Shape}.", nameof(slot));
-        }
-
-        flagNonFinite.Launch(new FlagNonFiniteOp(flags.Data, slot, values.Data), values.Length);
-    }
 
     /// <summary>One group per channel: each thread sums a strided share, then the group sums in a fixed tree.</summary>
     [GpuKernel]
@@ -130,18 +118,6 @@ public sealed class Elementwise
     internal readonly record struct BiasAddOp(ArrayView<float> Output, ArrayView<float> Bias, ChannelLayout Layout) : IItemOp
     {
         public void Apply(int index) => Output[index] += Bias[Layout.ChannelOf(index)];
-    }
-
-    internal readonly record struct FlagNonFiniteOp(ArrayView<int> Flags, int Slot, ArrayView<float> Values) : IItemOp
-    {
-        public void Apply(int index)
-        {
-            float v = Values[index];
-            if (!float.IsFinite(v))
-            {
-                Flags[Slot] = 1;
-            }
-        }
     }
 
     internal readonly record struct FillOp(ArrayView<float> Output, float Value) : IItemOp

@@ -1,6 +1,8 @@
 // GEMM, row-major: C (M, N) = alpha * op(A) (M, K) * op(B) (K, N) + beta * C, op in {none, transpose}.
 // A(i, k) is read at a[i * aRowStride + k * aColStride] and B(k, j) at b[k * bRowStride + j * bColStride], so one
 // kernel serves every transpose combination. beta == 0 never reads C (it may hold garbage or NaN).
+// The epilogue fuses what follows on the same data: + bias[j], then max(., 0), then 0 where mask[i, j] <= 0 (a ReLU's
+// backward from its saved output).
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -18,7 +20,19 @@ public enum Transpose
 
 /// <summary>Sizes, strides and scalars of one GEMM.</summary>
 internal readonly record struct GemmArgs(
-    int M, int N, int K, int ARowStride, int AColStride, int BRowStride, int BColStride, float Alpha, float Beta);
+    int M, int N, int K, int ARowStride, int AColStride, int BRowStride, int BColStride, float Alpha, float Beta, int Relu);
+
+/// <summary>The GEMM's output and what its epilogue reads: bias (N) and mask (M, N) are empty when not used.</summary>
+internal readonly record struct GemmOutput(ArrayView<float> C, ArrayView<float> Bias, ArrayView<float> Mask);
+
+/// <summary>
+/// What a GEMM's output pass adds after <c>alpha * op(A) op(B) + beta * C</c>: a bias per column, a ReLU, and a mask
+/// (the output is zero where the mask, of C's shape, is not positive).
+/// </summary>
+/// <param name="Bias">Added to every row: (N).</param>
+/// <param name="Relu">Whether max(., 0) follows.</param>
+/// <param name="Mask">Zero the output where this (M, N) tensor is not positive.</param>
+public readonly record struct GemmEpilogue(TensorView<float>? Bias = null, bool Relu = false, TensorView<float>? Mask = null);
 
 /// <summary>The GEMM kernels and their launcher.</summary>
 public sealed class Gemm
@@ -35,27 +49,28 @@ public sealed class Gemm
     internal const int CpuPanel = 64;
 
     private readonly LaunchPolicy policy;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs> tiled;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs, int> coarse;
+    private readonly Action<KernelConfig, GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs> tiled;
+    private readonly Action<KernelConfig, GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs, int> coarse;
 
     internal Gemm(Accelerator accelerator, LaunchPolicy policy)
     {
         this.policy = policy;
         if (policy.IsCpu)
         {
-            coarse = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs, int>(CoarseKernel);
+            coarse = accelerator.LoadStreamKernel<GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs, int>(CoarseKernel);
             tiled = (_, _, _, _, _) => throw new InvalidOperationException("The tiled GEMM does not run on the CPU accelerator.");
         }
         else
         {
-            tiled = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs>(TiledKernel);
+            tiled = accelerator.LoadStreamKernel<GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs>(TiledKernel);
             coarse = (_, _, _, _, _, _) => throw new InvalidOperationException("The coarse GEMM runs on the CPU accelerator only.");
         }
     }
 
     /// <summary>
-    /// Computes <c>c = alpha * op(a) * op(b) + beta * c</c>. With op(a) of shape (M, K) and op(b) of shape (K, N),
-    /// <paramref name="c"/> must be (M, N). When <paramref name="beta"/> is 0, <paramref name="c"/> is not read.
+    /// Computes <c>c = alpha * op(a) * op(b) + beta * c</c>, then the <paramref name="epilogue"/>. With op(a) of shape
+    /// (M, K) and op(b) of shape (K, N), <paramref name="c"/> must be (M, N). When <paramref name="beta"/> is 0,
+    /// <paramref name="c"/> is not read.
     /// </summary>
     public void Multiply(
         TensorView<float> c,
@@ -64,7 +79,8 @@ public sealed class Gemm
         TensorView<float> b,
         Transpose transposeB,
         float alpha = 1f,
-        float beta = 0f)
+        float beta = 0f,
+        GemmEpilogue epilogue = default)
     {
         Check.Rank(a, 2, nameof(a));
         Check.Rank(b, 2, nameof(b));
@@ -88,6 +104,16 @@ public sealed class Gemm
                 $"{(tb ? "^T of " : "of ")}{b.Shape} is ({m}, {n}).", nameof(c));
         }
 
+        if (epilogue.Bias is { } bias)
+        {
+            Check.Shape(bias, new Shape(n), "bias");
+        }
+
+        if (epilogue.Mask is { } mask)
+        {
+            Check.SameShape(mask, "mask", c, nameof(c));
+        }
+
         if (m == 0 || n == 0)
         {
             return;
@@ -97,25 +123,32 @@ public sealed class Gemm
             m, n, k,
             ta ? 1 : a.Shape[1], ta ? a.Shape[1] : 1,
             tb ? 1 : b.Shape[1], tb ? b.Shape[1] : 1,
-            alpha, beta);
+            alpha, beta, epilogue.Relu ? 1 : 0);
+        var output = new GemmOutput(c.Data, epilogue.Bias is { } bv ? bv.Data : default, epilogue.Mask is { } mv ? mv.Data : default);
         if (policy.IsCpu)
         {
             int panels = (n + CpuPanel - 1) / CpuPanel;
             long items = (long)((m + CpuRows - 1) / CpuRows) * panels;
             var config = policy.Items(items, out int blockSize, workPerItem: (long)CpuRows * CpuPanel * Math.Max(1, k));
-            coarse(config, c.Data, a.Data, b.Data, args, blockSize);
+            if (policy.Launch("GemmCoarse", config, 0, new GemmShape(m, n, k, CpuRows, CpuPanel, 1)))
+            {
+                coarse(config, output, a.Data, b.Data, args, blockSize);
+            }
         }
         else
         {
             var config = new KernelConfig(
                 new Index2D((n + Tile - 1) / Tile, (m + Tile - 1) / Tile), new Index2D(Threads, Threads));
-            tiled(config, c.Data, a.Data, b.Data, args);
+            if (policy.Launch("GemmTiled64", config, 2 * TileK * Tile * sizeof(float), new GemmShape(m, n, k, Tile, Tile, 1)))
+            {
+                tiled(config, output, a.Data, b.Data, args);
+            }
         }
     }
 
     /// <summary>GPU kernel: one 64 x 64 tile of C per group of 16 x 16 threads, K in steps of 16 through shared memory.</summary>
     [GpuKernel]
-    internal static void TiledKernel(ArrayView<float> c, ArrayView<float> a, ArrayView<float> b, GemmArgs p)
+    internal static void TiledKernel(GemmOutput c, ArrayView<float> a, ArrayView<float> b, GemmArgs p)
     {
         var aTile = SharedMemory.Allocate<float>(TileK * Tile); // [k][i]
         var bTile = SharedMemory.Allocate<float>(TileK * Tile); // [k][j]
@@ -176,7 +209,7 @@ public sealed class Gemm
     /// loaded from a clamped index and never stored, which keeps the inner loop free of branches.
     /// </summary>
     [GpuKernel]
-    internal static void CoarseKernel(ArrayView<float> c, ArrayView<float> a, ArrayView<float> b, GemmArgs p, int blockSize)
+    internal static void CoarseKernel(GemmOutput c, ArrayView<float> a, ArrayView<float> b, GemmArgs p, int blockSize)
     {
         int panels = (p.N + CpuPanel - 1) / CpuPanel;
         int items = ((p.M + CpuRows - 1) / CpuRows) * panels;
@@ -244,7 +277,7 @@ public sealed class Gemm
 
     /// <summary>Stores one row of a CPU register block: columns col .. col + 15 of C that lie inside it.</summary>
     private static void StoreRow(
-        ArrayView<float> c, GemmArgs p, int row, int col,
+        GemmOutput c, GemmArgs p, int row, int col,
         float s0, float s1, float s2, float s3, float s4, float s5, float s6, float s7,
         float s8, float s9, float s10, float s11, float s12, float s13, float s14, float s15)
     {
@@ -254,13 +287,27 @@ public sealed class Gemm
         Store(c, p, row, col + 12, s12); Store(c, p, row, col + 13, s13); Store(c, p, row, col + 14, s14); Store(c, p, row, col + 15, s15);
     }
 
-    /// <summary>c[row, col] = alpha * sum + beta * c[row, col] when (row, col) is inside C; beta == 0 skips the read.</summary>
-    private static void Store(ArrayView<float> c, GemmArgs p, int row, int col, float sum)
+    /// <summary>
+    /// c[row, col] = the epilogue of alpha * sum + beta * c[row, col] when (row, col) is inside C; beta == 0 skips the
+    /// read.
+    /// </summary>
+    private static void Store(GemmOutput c, GemmArgs p, int row, int col, float sum)
     {
         if (row < p.M && col < p.N)
         {
             int index = (row * p.N) + col;
-            c[index] = p.Beta == 0f ? p.Alpha * sum : (p.Alpha * sum) + (p.Beta * c[index]);
+            float v = p.Beta == 0f ? p.Alpha * sum : (p.Alpha * sum) + (p.Beta * c.C[index]);
+            if (c.Bias.Length > 0)
+            {
+                v += c.Bias[col];
+            }
+
+            if ((p.Relu != 0 && !(v > 0f)) || (c.Mask.Length > 0 && !(c.Mask[index] > 0f)))
+            {
+                v = 0f;
+            }
+
+            c.C[index] = v;
         }
     }
 }

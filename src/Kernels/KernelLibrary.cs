@@ -5,17 +5,21 @@ using ILGPU.Runtime;
 namespace GpuNet.Kernels;
 
 /// <summary>
-/// Every launcher, loaded once for one accelerator, with the launch policy that shapes their launches. Kernels are
-/// compiled when this is built, so a code-generation failure shows at start-up, not mid-training.
+/// Every launcher, loaded once for one accelerator, with the launch policy that shapes and counts their launches.
+/// Kernels are compiled when this is built, so a code-generation failure shows at start-up, not mid-training.
 /// </summary>
 public sealed class KernelLibrary
 {
     /// <summary>Loads every kernel family on <paramref name="accelerator"/>.</summary>
     public KernelLibrary(Accelerator accelerator)
+        : this(accelerator, DeviceProfile.Of(accelerator ?? throw new ArgumentNullException(nameof(accelerator))), record: false)
     {
-        ArgumentNullException.ThrowIfNull(accelerator);
+    }
+
+    private KernelLibrary(Accelerator accelerator, DeviceProfile profile, bool record)
+    {
         Accelerator = accelerator;
-        Policy = new LaunchPolicy(accelerator);
+        Policy = new LaunchPolicy(profile, record);
         Gemm = new Gemm(accelerator, Policy);
         Elementwise = new Elementwise(accelerator, Policy);
         Convolution = new Convolution(accelerator, Policy, Gemm, Elementwise);
@@ -26,7 +30,19 @@ public sealed class KernelLibrary
         Batching = new Batching(accelerator, Policy);
     }
 
-    /// <summary>The accelerator the kernels run on.</summary>
+    /// <summary>
+    /// A library that plans for <paramref name="profile"/> (a GPU this machine may not have): every launch is shaped
+    /// as that device would receive it and recorded in <see cref="LaunchPolicy.Records"/>, never run. Tensors live on
+    /// <paramref name="host"/> (the CPU accelerator will do), so a whole training step can be planned.
+    /// </summary>
+    public static KernelLibrary ForPlan(Accelerator host, DeviceProfile profile)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        ArgumentNullException.ThrowIfNull(profile);
+        return new KernelLibrary(host, profile, record: true);
+    }
+
+    /// <summary>The accelerator the kernels run on (for a plan: where its tensors live).</summary>
     public Accelerator Accelerator { get; }
 
     /// <summary>The launch shapes chosen for this accelerator.</summary>

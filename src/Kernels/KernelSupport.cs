@@ -135,6 +135,7 @@ internal static class ForEachItem
 internal sealed class ItemKernel<TOp>
     where TOp : struct, IItemOp
 {
+    private static readonly string Name = typeof(TOp).Name;
     private readonly LaunchPolicy policy;
     private readonly Action<KernelConfig, TOp, int, int> kernel;
 
@@ -153,6 +154,9 @@ internal sealed class ItemKernel<TOp>
         }
 
         var config = policy.Items(count, out int blockSize, workPerItem);
-        kernel(config, op, count, blockSize);
+        if (policy.Launch(Name, config))
+        {
+            kernel(config, op, count, blockSize);
+        }
     }
 }

@@ -1,16 +1,81 @@
 using ILGPU;
 using ILGPU.Runtime;
-using ILGPU.Runtime.CPU;
 
 namespace GpuNet.Kernels;
 
 /// <summary>
-/// The one place that decides launch shapes, per accelerator type.
+/// What the launch policy needs to know about a device: whether it is ILGPU's CPU accelerator, and the sizes that
+/// decide how many groups make a full wave. Read from an accelerator, or described by hand to plan a GPU's launches
+/// on a machine without one.
+/// </summary>
+/// <param name="Name">The device's name.</param>
+/// <param name="IsCpu">True for ILGPU's CPU accelerator.</param>
+/// <param name="Multiprocessors">Streaming multiprocessors (compute units).</param>
+/// <param name="MaxThreadsPerMultiprocessor">Threads resident on one multiprocessor.</param>
+/// <param name="MaxThreadsPerGroup">The largest group.</param>
+/// <param name="WarpSize">Threads that run in lockstep (32 on NVIDIA, 64 on AMD).</param>
+public sealed record DeviceProfile(
+    string Name, bool IsCpu, int Multiprocessors, int MaxThreadsPerMultiprocessor, int MaxThreadsPerGroup, int WarpSize)
+{
+    /// <summary>Threads resident on the whole device.</summary>
+    public long MaxThreads => (long)Multiprocessors * MaxThreadsPerMultiprocessor;
+
+    /// <summary>The profile of <paramref name="accelerator"/>.</summary>
+    public static DeviceProfile Of(Accelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        return new DeviceProfile(
+            accelerator.Name,
+            accelerator.AcceleratorType == AcceleratorType.CPU,
+            Math.Max(1, accelerator.NumMultiprocessors),
+            Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor),
+            Math.Max(1, accelerator.MaxNumThreadsPerGroup),
+            Math.Max(1, accelerator.WarpSize));
+    }
+
+    /// <summary>
+    /// A CUDA GPU with <paramref name="multiprocessors"/> SMs of 2048 resident threads and groups of up to 1024 (every
+    /// NVIDIA GPU from Volta to Hopper; an H200 has 132 SMs).
+    /// </summary>
+    public static DeviceProfile CudaGpu(int multiprocessors) =>
+        new($"a CUDA GPU with {multiprocessors} SMs", false, multiprocessors, 2048, 1024, 32);
+}
+
+/// <summary>A GEMM's shape and how it was tiled, as recorded with its launch.</summary>
+/// <param name="M">Rows of C.</param>
+/// <param name="N">Columns of C.</param>
+/// <param name="K">The inner dimension.</param>
+/// <param name="TileM">Rows of C per group.</param>
+/// <param name="TileN">Columns of C per group.</param>
+/// <param name="Splits">Parts K is split into (1: no split-K).</param>
+public readonly record struct GemmShape(int M, int N, int K, int TileM, int TileN, int Splits)
+{
+    /// <summary>Multiply-adds times two, in GFLOP.</summary>
+    public double Gflop => 2.0 * M * N * K / 1e9;
+
+    /// <summary>Groups the GEMM launches: tiles times splits.</summary>
+    public long Groups => (long)((M + TileM - 1) / TileM) * ((N + TileN - 1) / TileN) * Splits;
+}
+
+/// <summary>One kernel launch: the kernel, its grid and group, its static shared memory and, for a GEMM, its shape.</summary>
+/// <param name="Kernel">The kernel's name.</param>
+/// <param name="Grid">Groups in the launch.</param>
+/// <param name="Group">Threads per group.</param>
+/// <param name="SharedMemoryBytes">Shared memory per group.</param>
+/// <param name="Gemm">The GEMM's shape and tiling, for GEMM launches.</param>
+public sealed record LaunchRecord(string Kernel, Index3D Grid, Index3D Group, int SharedMemoryBytes, GemmShape? Gemm);
+
+/// <summary>
+/// The one place that decides launch shapes, per accelerator type, and that counts every launch.
 /// <para>
 /// GPUs (CUDA, OpenCL) get the tiled, shared-memory kernels with register blocking and many small threads.
 /// ILGPU's CPU accelerator simulates every thread of a group with an OS thread, so a barrier is an OS rendezvous
 /// and a logical thread costs microseconds: there each launch uses one coarse thread per simulated
 /// multiprocessor, each with a large contiguous share of the work, and no barriers.
+/// </para>
+/// <para>
+/// A policy made for planning (<see cref="KernelLibrary.ForPlan"/>) records every launch instead of running it, so the
+/// launches a GPU would receive can be listed on a machine without one.
 /// </para>
 /// </summary>
 public sealed class LaunchPolicy
@@ -25,28 +90,69 @@ public sealed class LaunchPolicy
     private const long CpuMinWorkPerThread = 1 << 14;
 
     private readonly int gpuMaxGroups;
+    private readonly List<LaunchRecord>? records;
+    private long launches;
 
-    internal LaunchPolicy(Accelerator accelerator)
+    internal LaunchPolicy(DeviceProfile profile, bool record = false)
     {
-        IsCpu = accelerator.AcceleratorType == AcceleratorType.CPU;
+        Profile = profile;
+        IsCpu = profile.IsCpu;
         if (IsCpu)
         {
             // Parallel slots: one group per simulated multiprocessor, and as many threads per group as leaves one
             // OS thread per core (a CPU device with one multiprocessor runs its group's threads side by side).
-            CpuGroups = Math.Max(1, accelerator.NumMultiprocessors);
-            CpuThreadsPerGroup = Math.Clamp(
-                Environment.ProcessorCount / CpuGroups, 1, accelerator.MaxNumThreadsPerGroup);
+            CpuGroups = profile.Multiprocessors;
+            CpuThreadsPerGroup = Math.Clamp(Environment.ProcessorCount / CpuGroups, 1, profile.MaxThreadsPerGroup);
         }
 
-        gpuMaxGroups = Math.Max(1, accelerator.MaxNumThreads / GpuGroupSize);
+        gpuMaxGroups = (int)Math.Clamp(profile.MaxThreads / GpuGroupSize, 1, int.MaxValue);
+        records = record ? [] : null;
     }
+
+    /// <summary>The device the shapes are chosen for.</summary>
+    public DeviceProfile Profile { get; }
 
     /// <summary>True on ILGPU's CPU accelerator: coarse threads, no tiled kernels.</summary>
     public bool IsCpu { get; }
 
+    /// <summary>True when launches are recorded instead of run (a plan of what a device would receive).</summary>
+    public bool IsPlanning => records is not null;
+
+    /// <summary>Kernel launches so far (run or recorded).</summary>
+    public long Launches => Interlocked.Read(ref launches);
+
+    /// <summary>The launches recorded so far (planning only; empty otherwise).</summary>
+    public IReadOnlyList<LaunchRecord> Records => records ?? [];
+
     internal int CpuGroups { get; } = 1;
 
     internal int CpuThreadsPerGroup { get; } = 1;
+
+    /// <summary>Threads per reduction group: a power of two.</summary>
+    internal int ReduceGroupSize => IsCpu ? 1 : GpuGroupSize;
+
+    /// <summary>Forgets the recorded launches (planning).</summary>
+    public void ClearRecords() => records?.Clear();
+
+    /// <summary>
+    /// Counts a launch of <paramref name="kernel"/> with <paramref name="config"/>; records it when planning. Returns
+    /// whether the caller should run it (false when planning). Every launcher calls this once per launch.
+    /// </summary>
+    internal bool Launch(string kernel, KernelConfig config, int sharedMemoryBytes = 0, GemmShape? gemm = null)
+    {
+        Interlocked.Increment(ref launches);
+        if (records is null)
+        {
+            return true;
+        }
+
+        lock (records)
+        {
+            records.Add(new LaunchRecord(kernel, config.GridDim, config.GroupDim, sharedMemoryBytes, gemm));
+        }
+
+        return false;
+    }
 
     /// <summary>
     /// A launch over <paramref name="count"/> independent items. Thread <c>t</c> of <c>T</c> handles the blocks
@@ -79,6 +185,6 @@ public sealed class LaunchPolicy
     /// </summary>
     internal KernelConfig PerGroup(int groups) => new(groups, ReduceGroupSize);
 
-    /// <summary>Threads per reduction group: a power of two.</summary>
-    internal int ReduceGroupSize => IsCpu ? 1 : GpuGroupSize;
+    /// <summary>Bytes of shared memory a reduction group allocates.</summary>
+    internal static int ReduceSharedBytes => MaxReduceGroupSize * sizeof(float);
 }

@@ -1,9 +1,16 @@
-// Optimizer updates, one launch per parameter tensor; each also zeroes the gradient it consumed (gradients
-// accumulate with += between updates).
+// The end of a training step, over flat arenas: one launch checks every gradient (and the batch loss) for NaN or
+// infinity, one launch updates every parameter (a multi-tensor update: all of a model's tensors lie in one arena).
+// The update reads the check's verdict on the device, so the host never waits for it; it also zeroes the gradient it
+// consumed (gradients accumulate with += between updates), whether the step was applied or not.
 // SGD (PyTorch semantics, no dampening): g = grad + weightDecay * w; v = momentum * v + g (when momentum != 0, and
 //   then g = v); w -= lr * g.
 // Adam (L2 weight decay added to the gradient, as PyTorch's Adam): g = grad + weightDecay * w;
-//   m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; w -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+//   m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; w -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps), with t the
+//   updates applied so far including this one, counted on the device and looked up in a table of corrections made
+//   on the host in double.
+// Status (int, StepStatus.Length(tensors)): the first and the last step whose check failed, the steps skipped, the
+// applied-update count in two slots by step parity (the update of step s reads slot s % 2 and writes the other, so no
+// thread reads what another writes in the same launch) and, per tensor, the last step it held a non-finite value.
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -16,53 +23,240 @@ public readonly record struct SgdSettings(float LearningRate, float Momentum = 0
 public readonly record struct AdamSettings(
     float LearningRate, float Beta1 = 0.9f, float Beta2 = 0.999f, float Epsilon = 1e-8f, float WeightDecay = 0f);
 
-/// <summary>SGD and Adam parameter updates.</summary>
+/// <summary>What a step whose loss or gradient is not finite does to the parameters.</summary>
+public enum NonFiniteAction
+{
+    /// <summary>Freeze: this and every later update is withheld (the run stops at the host's next read).</summary>
+    Stop = 0,
+
+    /// <summary>Withhold this step's update only and count it.</summary>
+    Skip = 1,
+}
+
+/// <summary>The slots of the device-side step status.</summary>
+public static class StepStatus
+{
+    /// <summary>The first step whose check failed (0: none yet).</summary>
+    public const int FirstBadStep = 0;
+
+    /// <summary>The latest step whose check failed (0: none yet).</summary>
+    public const int LastBadStep = 1;
+
+    /// <summary>Steps whose update was withheld under <see cref="NonFiniteAction.Skip"/>.</summary>
+    public const int SkippedSteps = 2;
+
+    /// <summary>The first of the two applied-update counters (by step parity).</summary>
+    public const int AppliedUpdates = 3;
+
+    /// <summary>The first per-tensor slot: the last step at which tensor t held a non-finite gradient.</summary>
+    public const int TensorSteps = 5;
+
+    /// <summary>Slots for a model of <paramref name="tensors"/> parameter tensors.</summary>
+    public static int Length(int tensors) => TensorSteps + tensors;
+
+    /// <summary>The slot holding the updates applied before step <paramref name="step"/>.</summary>
+    public static int AppliedBefore(long step) => AppliedUpdates + (int)(step & 1);
+}
+
+/// <summary>The non-finite check and the SGD and Adam updates over flat arenas.</summary>
 public sealed class Optimizers
 {
+    private readonly ItemKernel<CheckFiniteOp> checkFinite;
     private readonly ItemKernel<SgdOp> sgd;
     private readonly ItemKernel<AdamOp> adam;
 
     internal Optimizers(Accelerator accelerator, LaunchPolicy policy)
     {
+        checkFinite = new(accelerator, policy);
         sgd = new(accelerator, policy);
         adam = new(accelerator, policy);
     }
 
-    /// <summary>One SGD update of <paramref name="parameter"/>; zeroes <paramref name="gradient"/>.</summary>
-    public void SgdStep(TensorView<float> parameter, TensorView<float> gradient, TensorView<float> velocity, SgdSettings settings)
+    /// <summary>
+    /// Marks step <paramref name="step"/> bad in <paramref name="status"/> if <paramref name="loss"/> (the batch loss,
+    /// one value, or none) or any gradient is NaN or infinite: sets the last bad step, the first bad step if none was
+    /// set, and the step in the slot of every tensor holding such a value. Tensor t spans
+    /// <c>offsets[t] .. offsets[t + 1] - 1</c> of <paramref name="gradients"/>. Under <see cref="NonFiniteAction.Stop"/>
+    /// nothing is written once an earlier step failed, so the status keeps the first failure's tensors.
+    /// <paramref name="stepMark"/> (one value, or none) is set to the step when it fails, so a per-step record on the
+    /// device says which steps were bad. Every writer of a slot writes the same value, so the result does not depend on
+    /// the order of the threads.
+    /// </summary>
+    public void CheckFinite(
+        TensorView<int> status,
+        TensorView<float> gradients,
+        TensorView<int> offsets,
+        TensorView<float> loss,
+        TensorView<int> stepMark,
+        int step,
+        NonFiniteAction action)
     {
-        Check.SameShape(gradient, nameof(gradient), parameter, nameof(parameter));
-        Check.SameShape(velocity, nameof(velocity), parameter, nameof(parameter));
-        sgd.Launch(new SgdOp(parameter.Data, gradient.Data, velocity.Data, settings), parameter.Length);
-    }
+        Check.Rank(offsets, 1, nameof(offsets));
+        int tensors = offsets.Length - 1;
+        if (tensors < 0 || status.Length < StepStatus.Length(tensors))
+        {
+            throw new ArgumentException($"status has shape {status.Shape} but {StepStatus.Length(Math.Max(0, tensors))} slots are required for offsets of shape {offsets.Shape}.", nameof(status));
+        }
 
-    /// <summary>Adam update number <paramref name="step"/> (1 for the first) of <paramref name="parameter"/>; zeroes <paramref name="gradient"/>.</summary>
-    public void AdamStep(
-        TensorView<float> parameter, TensorView<float> gradient, TensorView<float> firstMoment, TensorView<float> secondMoment, AdamSettings settings, long step)
-    {
-        Check.SameShape(gradient, nameof(gradient), parameter, nameof(parameter));
-        Check.SameShape(firstMoment, nameof(firstMoment), parameter, nameof(parameter));
-        Check.SameShape(secondMoment, nameof(secondMoment), parameter, nameof(parameter));
+        if (loss.Length > 1 || stepMark.Length > 1)
+        {
+            throw new ArgumentException($"loss has shape {loss.Shape} and stepMark {stepMark.Shape}; each is one value or none.", nameof(loss));
+        }
+
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
-        float correction1 = (float)(1.0 - Math.Pow(settings.Beta1, step));
-        float correction2 = (float)(1.0 - Math.Pow(settings.Beta2, step));
-        var op = new AdamOp(parameter.Data, gradient.Data, firstMoment.Data, secondMoment.Data, settings, correction1, correction2);
-        adam.Launch(op, parameter.Length);
+        var op = new CheckFiniteOp(gradients.Data, loss.Data, status.Data, offsets.Data, stepMark.Data, tensors, step, (int)action);
+        checkFinite.Launch(op, gradients.Length + loss.Length);
     }
 
-    internal readonly record struct SgdOp(ArrayView<float> Parameter, ArrayView<float> Gradient, ArrayView<float> Velocity, SgdSettings S) : IItemOp
+    /// <summary>
+    /// SGD update of step <paramref name="step"/> of every parameter in <paramref name="parameters"/>, withheld when
+    /// <paramref name="status"/> says so; zeroes <paramref name="gradients"/>.
+    /// </summary>
+    public void SgdStep(
+        TensorView<float> parameters, TensorView<float> gradients, TensorView<float> velocity, SgdSettings settings, TensorView<int> status, int step, NonFiniteAction action)
+    {
+        Check.SameShape(gradients, nameof(gradients), parameters, nameof(parameters));
+        Check.SameShape(velocity, nameof(velocity), parameters, nameof(parameters));
+        CheckStatus(status, step);
+        sgd.Launch(new SgdOp(parameters.Data, gradients.Data, velocity.Data, settings, status.Data, step, (int)action), parameters.Length);
+    }
+
+    /// <summary>
+    /// Adam update of step <paramref name="step"/> of every parameter, withheld when <paramref name="status"/> says so;
+    /// zeroes <paramref name="gradients"/>. <paramref name="corrections"/> is <see cref="AdamCorrections"/>' table.
+    /// </summary>
+    public void AdamStep(
+        TensorView<float> parameters,
+        TensorView<float> gradients,
+        TensorView<float> firstMoment,
+        TensorView<float> secondMoment,
+        AdamSettings settings,
+        TensorView<float> corrections,
+        TensorView<int> status,
+        int step,
+        NonFiniteAction action)
+    {
+        Check.SameShape(gradients, nameof(gradients), parameters, nameof(parameters));
+        Check.SameShape(firstMoment, nameof(firstMoment), parameters, nameof(parameters));
+        Check.SameShape(secondMoment, nameof(secondMoment), parameters, nameof(parameters));
+        CheckStatus(status, step);
+        if (corrections.Length < 2 * (step + 1))
+        {
+            throw new ArgumentException($"corrections has shape {corrections.Shape}; step {step} needs at least {2 * (step + 1)} values.", nameof(corrections));
+        }
+
+        var op = new AdamOp(parameters.Data, gradients.Data, firstMoment.Data, secondMoment.Data, settings, corrections.Data, status.Data, step, (int)action);
+        adam.Launch(op, parameters.Length);
+    }
+
+    /// <summary>
+    /// Adam's bias corrections for t = 0 .. <paramref name="maxUpdates"/>, computed in double: element 2t is
+    /// 1 - beta1^t and element 2t + 1 is 1 - beta2^t.
+    /// </summary>
+    public static float[] AdamCorrections(AdamSettings settings, int maxUpdates)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxUpdates);
+        var table = new float[2 * (maxUpdates + 1)];
+        for (int t = 0; t <= maxUpdates; t++)
+        {
+            table[2 * t] = (float)(1.0 - Math.Pow(settings.Beta1, t));
+            table[(2 * t) + 1] = (float)(1.0 - Math.Pow(settings.Beta2, t));
+        }
+
+        return table;
+    }
+
+    private static void CheckStatus(TensorView<int> status, int step)
+    {
+        if (status.Length < StepStatus.TensorSteps)
+        {
+            throw new ArgumentException($"status has shape {status.Shape}; at least {StepStatus.TensorSteps} slots are required.", nameof(status));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
+    }
+
+    /// <summary>Whether step <paramref name="step"/>'s update is withheld, and the bookkeeping of thread 0.</summary>
+    private static bool Withheld(ArrayView<int> status, int index, int step, int action)
+    {
+        bool bad = status[StepStatus.LastBadStep] == step;
+        bool withheld = bad || (action == (int)NonFiniteAction.Stop && status[StepStatus.FirstBadStep] != 0);
+        if (index == 0)
+        {
+            int applied = status[StepStatus.AppliedBefore(step)];
+            status[StepStatus.AppliedBefore(step + 1)] = withheld ? applied : applied + 1;
+            if (bad && action == (int)NonFiniteAction.Skip)
+            {
+                status[StepStatus.SkippedSteps] += 1;
+            }
+        }
+
+        return withheld;
+    }
+
+    internal readonly record struct CheckFiniteOp(
+        ArrayView<float> Gradients, ArrayView<float> Loss, ArrayView<int> Status, ArrayView<int> Offsets, ArrayView<int> StepMark, int Tensors, int Step, int Action) : IItemOp
     {
         public void Apply(int index)
         {
-            float w = Parameter[index];
-            float g = Gradient[index] + (S.WeightDecay * w);
-            if (S.Momentum != 0f)
+            bool isLoss = index >= Gradients.Length;
+            float v = isLoss ? Loss[0] : Gradients[index];
+            if (float.IsFinite(v))
             {
-                g += S.Momentum * Velocity[index];
-                Velocity[index] = g;
+                return;
             }
 
-            Parameter[index] = w - (S.LearningRate * g);
+            if (StepMark.Length > 0)
+            {
+                StepMark[0] = Step;
+            }
+
+            int first = Status[StepStatus.FirstBadStep];
+            if (Action == (int)NonFiniteAction.Stop && first != 0 && first != Step)
+            {
+                return;
+            }
+
+            if (first == 0)
+            {
+                Status[StepStatus.FirstBadStep] = Step;
+            }
+
+            Status[StepStatus.LastBadStep] = Step;
+            if (!isLoss)
+            {
+                int tensor = 0;
+                for (int t = 1; t < Tensors; t++)
+                {
+                    if (Offsets[t] <= index)
+                    {
+                        tensor = t;
+                    }
+                }
+
+                Status[StepStatus.TensorSteps + tensor] = Step;
+            }
+        }
+    }
+
+    internal readonly record struct SgdOp(
+        ArrayView<float> Parameter, ArrayView<float> Gradient, ArrayView<float> Velocity, SgdSettings S, ArrayView<int> Status, int Step, int Action) : IItemOp
+    {
+        public void Apply(int index)
+        {
+            if (!Withheld(Status, index, Step, Action))
+            {
+                float w = Parameter[index];
+                float g = Gradient[index] + (S.WeightDecay * w);
+                if (S.Momentum != 0f)
+                {
+                    g += S.Momentum * Velocity[index];
+                    Velocity[index] = g;
+                }
+
+                Parameter[index] = w - (S.LearningRate * g);
+            }
+
             Gradient[index] = 0f;
         }
     }
@@ -73,18 +267,26 @@ public sealed class Optimizers
         ArrayView<float> FirstMoment,
         ArrayView<float> SecondMoment,
         AdamSettings S,
-        float Correction1,
-        float Correction2) : IItemOp
+        ArrayView<float> Corrections,
+        ArrayView<int> Status,
+        int Step,
+        int Action) : IItemOp
     {
         public void Apply(int index)
         {
-            float w = Parameter[index];
-            float g = Gradient[index] + (S.WeightDecay * w);
-            float m = (S.Beta1 * FirstMoment[index]) + ((1f - S.Beta1) * g);
-            float v = (S.Beta2 * SecondMoment[index]) + ((1f - S.Beta2) * g * g);
-            FirstMoment[index] = m;
-            SecondMoment[index] = v;
-            Parameter[index] = w - (S.LearningRate * (m / Correction1) / (MathF.Sqrt(v / Correction2) + S.Epsilon));
+            if (!Withheld(Status, index, Step, Action))
+            {
+                int t = Status[StepStatus.AppliedBefore(Step)] + 1;
+                float correction1 = Corrections[2 * t], correction2 = Corrections[(2 * t) + 1];
+                float w = Parameter[index];
+                float g = Gradient[index] + (S.WeightDecay * w);
+                float m = (S.Beta1 * FirstMoment[index]) + ((1f - S.Beta1) * g);
+                float v = (S.Beta2 * SecondMoment[index]) + ((1f - S.Beta2) * g * g);
+                FirstMoment[index] = m;
+                SecondMoment[index] = v;
+                Parameter[index] = w - (S.LearningRate * (m / correction1) / (MathF.Sqrt(v / correction2) + S.Epsilon));
+            }
+
             Gradient[index] = 0f;
         }
     }

@@ -25,8 +25,9 @@ public sealed class SoftmaxCrossEntropy
     }
 
     /// <summary>
-    /// Writes dLogits (N, K) = (softmax - onehot) / N, the sum of the N per-sample losses into lossSum (1) and the count
-    /// of correct predictions into correct (1); adds to both instead when <paramref name="accumulate"/>.
+    /// Writes dLogits (N, K) = (softmax - onehot) * gradScale (1 / N, the batch mean, unless given), the sum of the N
+    /// per-sample losses into lossSum (1) and the count of correct predictions into correct (1); adds to both instead
+    /// when <paramref name="accumulate"/>.
     /// </summary>
     public void Compute(
         TensorView<float> dLogits,
@@ -34,7 +35,8 @@ public sealed class SoftmaxCrossEntropy
         TensorView<int> correct,
         TensorView<float> logits,
         TensorView<int> labels,
-        bool accumulate = false)
+        bool accumulate = false,
+        float? gradScale = null)
     {
         Check.Rank(logits, 2, nameof(logits));
         Check.SameShape(dLogits, nameof(dLogits), logits, nameof(logits));
@@ -47,8 +49,12 @@ public sealed class SoftmaxCrossEntropy
             throw new ArgumentException($"Softmax cross-entropy needs at least one class, got logits of shape {logits.Shape}.", nameof(logits));
         }
 
-        var args = new SoftmaxArgs(rows, classes, rows == 0 ? 0f : 1f / rows, accumulate ? 1 : 0);
-        kernel(policy.PerGroup(1), dLogits.Data, lossSum.Data, correct.Data, logits.Data, labels.Data, args);
+        var args = new SoftmaxArgs(rows, classes, gradScale ?? (rows == 0 ? 0f : 1f / rows), accumulate ? 1 : 0);
+        var config = policy.PerGroup(1);
+        if (policy.Launch("SoftmaxCrossEntropy", config, LaunchPolicy.ReduceSharedBytes))
+        {
+            kernel(config, dLogits.Data, lossSum.Data, correct.Data, logits.Data, labels.Data, args);
+        }
     }
 
     [GpuKernel]

@@ -42,6 +42,17 @@ public readonly struct TensorView<T>
         return new TensorView<T>(Data, shape);
     }
 
+    /// <summary>Elements <paramref name="offset"/> .. offset + length - 1 seen with <paramref name="shape"/>.</summary>
+    public TensorView<T> Slice(int offset, Shape shape)
+    {
+        if (offset < 0 || (long)offset + shape.Length > Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), $"A slice of shape {shape} at {offset} does not fit shape {Shape}.");
+        }
+
+        return new TensorView<T>(Data.SubView(offset, shape.Length), shape);
+    }
+
     /// <inheritdoc/>
     public override string ToString() => $"TensorView<{typeof(T).Name}>{Shape}";
 }

@@ -41,8 +41,8 @@ public sealed class ModelGradientTests
         model.Backward(loss.Compute(model.Forward(input, true), labels, totals));
         var twice = model.NamedParameters[0].Parameter.Gradient.Download();
         Numerics.AssertClose(once.Select(g => 2.0 * g).ToArray(), twice, 1e-6, 1e-5, "gradients accumulate");
-        using var sgd = new GpuNet.Engine.Optim.Sgd(kernels, model.NamedParameters, new SgdSettings(0.1f));
-        sgd.Step();
+        using var sgd = new GpuNet.Engine.Optim.Sgd(kernels, model, new SgdSettings(0.1f));
+        sgd.Step(1, 0.1f, buffers.Upload(new int[StepStatus.Length(model.NamedParameters.Count)], StepStatus.Length(model.NamedParameters.Count)), NonFiniteAction.Stop);
         Assert.All(model.NamedParameters, p => Assert.All(p.Parameter.Gradient.Download(), g => Assert.Equal(0f, g)));
     });
 

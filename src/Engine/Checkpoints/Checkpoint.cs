@@ -94,7 +94,7 @@ public static class Checkpoint
     }
 
     /// <summary>Uploads the optimizer state of a checkpoint, checking every name and shape.</summary>
-    public static void ApplyOptimizer(Optimizer optimizer, IReadOnlyDictionary<string, SafeTensor> tensors, long steps, string source)
+    public static void ApplyOptimizer(Optimizer optimizer, IReadOnlyDictionary<string, SafeTensor> tensors, string source)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         foreach (var (name, value) in optimizer.State)
@@ -102,7 +102,5 @@ public static class Checkpoint
             var shape = Enumerable.Range(0, value.Capacity.Rank).Select(a => (long)value.Capacity[a]).ToArray();
             value.Upload(ModelFile.Expect(tensors, OptimizerPrefix + name, shape, source).ToFloats());
         }
-
-        optimizer.Steps = steps;
     }
 }

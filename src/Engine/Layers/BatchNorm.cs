@@ -1,6 +1,7 @@
 // BatchNorm over (N, C) (BatchNorm1d) or (N, C, H, W) (BatchNorm2d): training normalizes with the batch's mean and
 // biased variance and updates running statistics (momentum 0.1, unbiased variance); evaluation uses the running
-// statistics. Backward (hand-derived, in the kernel): dx overwritten, dGamma and dBeta accumulate.
+// statistics. Backward (hand-derived, in the kernel): dx overwritten, dGamma and dBeta accumulate. A following ReLU is
+// fused into both kernels.
 using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Layers;
@@ -11,7 +12,8 @@ public sealed class BatchNorm : Layer
     private readonly Parameter gamma, beta;
     private readonly Tensor<float> runningMean, runningVar, mean, invStd, output;
     private readonly Tensor<float> dInput;
-    private TensorView<float> input;
+    private TensorView<float> input, y;
+    private bool relu;
 
     /// <summary>Builds batch normalization for (C) or (C, H, W) samples: gamma 1, beta 0, running mean 0 and variance 1.</summary>
     public BatchNorm(LayerContext context, Shape inputShape)
@@ -52,16 +54,16 @@ public sealed class BatchNorm : Layer
     public override TensorView<float> Forward(TensorView<float> input, bool training)
     {
         this.input = input;
-        var y = output.ViewFor(input.Shape[0]);
+        y = output.ViewFor(input.Shape[0]);
         if (training)
         {
             Kernels.BatchNorm.ForwardTraining(
-                y, mean.View, invStd.View, runningMean.View, runningVar.View, input, gamma.Value.View, beta.Value.View);
+                y, mean.View, invStd.View, runningMean.View, runningVar.View, input, gamma.Value.View, beta.Value.View, relu: relu);
             BatchesTracked++;
         }
         else
         {
-            Kernels.BatchNorm.ForwardInference(y, input, gamma.Value.View, beta.Value.View, runningMean.View, runningVar.View);
+            Kernels.BatchNorm.ForwardInference(y, input, gamma.Value.View, beta.Value.View, runningMean.View, runningVar.View, relu: relu);
         }
 
         return y;
@@ -71,7 +73,15 @@ public sealed class BatchNorm : Layer
     public override TensorView<float>? Backward(TensorView<float> dOutput)
     {
         var dx = dInput.ViewFor(dOutput.Shape[0]);
-        Kernels.BatchNorm.Backward(dx, gamma.Gradient.View, beta.Gradient.View, dOutput, input, gamma.Value.View, mean.View, invStd.View);
+        Kernels.BatchNorm.Backward(
+            dx, gamma.Gradient.View, beta.Gradient.View, dOutput, input, gamma.Value.View, mean.View, invStd.View, relu ? y : null);
         return Context.NeedsInputGradient ? dx : null;
+    }
+
+    /// <inheritdoc/>
+    internal override ReluFusion FuseFollowingRelu()
+    {
+        relu = true;
+        return ReluFusion.ForwardAndBackward;
     }
 }

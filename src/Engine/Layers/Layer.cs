@@ -1,22 +1,57 @@
 // Layers: explicit Forward/Backward pairs. Legend: N batch, (sample) the per-sample shape.
-// Invariants: every tensor a layer uses is allocated once when it is built, for the batch capacity; Forward writes the
+// Invariants: every tensor a layer uses is allocated once when it is built, for the batch capacity; parameters and
+// their gradients are slices of the model's two flat arenas, bound when the model is built; Forward writes the
 // layer's own output and keeps what Backward needs; Backward overwrites dInput and accumulates (+=) parameter
 // gradients, which the optimizer zeroes.
 using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Layers;
 
-/// <summary>A trainable tensor, its gradient (same shape) and its name within its layer (weight, bias).</summary>
-public sealed class Parameter(string name, Tensor<float> value, Tensor<float> gradient)
+/// <summary>
+/// A trainable tensor, its gradient (same shape) and its name within its layer (weight, bias). Its memory is a slice of
+/// the model's parameter arena and its gradient a slice of the gradient arena, bound when <see cref="Sequential"/> is
+/// built.
+/// </summary>
+public sealed class Parameter
 {
+    private Tensor<float>? value, gradient;
+    private float[]? initial;
+
+    internal Parameter(string name, Shape shape, float[] initial)
+    {
+        if (initial.Length != shape.Length)
+        {
+            throw new ArgumentException($"Parameter {name} of shape {shape} needs {shape.Length} initial values, got {initial.Length}.", nameof(initial));
+        }
+
+        Name = name;
+        Shape = shape;
+        this.initial = initial;
+    }
+
     /// <summary>The PyTorch name within the layer: weight or bias.</summary>
-    public string Name { get; } = name;
+    public string Name { get; }
+
+    /// <summary>The parameter's shape.</summary>
+    public Shape Shape { get; }
 
     /// <summary>The values.</summary>
-    public Tensor<float> Value { get; } = value;
+    public Tensor<float> Value => value ?? throw Unbound();
 
     /// <summary>dLoss/dValue, accumulated until the optimizer zeroes it.</summary>
-    public Tensor<float> Gradient { get; } = gradient;
+    public Tensor<float> Gradient => gradient ?? throw Unbound();
+
+    /// <summary>The initial values, until the model binds the parameter to its arenas.</summary>
+    internal float[] Initial => initial ?? throw new InvalidOperationException($"Parameter {Name} is already bound.");
+
+    internal void Bind(Tensor<float> values, Tensor<float> gradients)
+    {
+        value = values;
+        gradient = gradients;
+        initial = null;
+    }
+
+    private InvalidOperationException Unbound() => new($"Parameter {Name} is not bound to a model's arena yet.");
 }
 
 /// <summary>What every layer is built with.</summary>
@@ -25,6 +60,19 @@ public sealed class Parameter(string name, Tensor<float> value, Tensor<float> gr
 /// <param name="NeedsInputGradient">False for the first layer: nothing consumes dInput, so it is not computed.</param>
 /// <param name="Random">The seeded generator for initial values.</param>
 public sealed record LayerContext(KernelLibrary Kernels, int BatchCapacity, bool NeedsInputGradient, Random Random);
+
+/// <summary>How much of a following ReLU a layer takes into its own kernels.</summary>
+public enum ReluFusion
+{
+    /// <summary>None: the ReLU runs its own kernels.</summary>
+    None,
+
+    /// <summary>The forward (the layer writes max(y, 0)); the ReLU's backward still masks the gradient.</summary>
+    Forward,
+
+    /// <summary>Forward and backward (the layer's backward masks the gradient by its saved output).</summary>
+    ForwardAndBackward,
+}
 
 /// <summary>A layer with an explicit forward and backward pass over preallocated tensors.</summary>
 public abstract class Layer : IDisposable
@@ -73,6 +121,18 @@ public abstract class Layer : IDisposable
     /// </summary>
     public abstract TensorView<float>? Backward(TensorView<float> dOutput);
 
+    /// <summary>
+    /// Asks the layer to apply the ReLU that follows it inside its own forward (and backward) kernels; says how much it
+    /// took. Called once, when the model is built.
+    /// </summary>
+    internal virtual ReluFusion FuseFollowingRelu() => ReluFusion.None;
+
+    /// <summary>
+    /// Asks the layer to zero its input gradient where its input is not positive (the backward of the ReLU before it,
+    /// whose output is this layer's input); true if it will. Called once, when the model is built.
+    /// </summary>
+    internal virtual bool MaskInputGradientByInput() => false;
+
     /// <inheritdoc/>
     public void Dispose()
     {
@@ -98,13 +158,11 @@ public abstract class Layer : IDisposable
     /// <summary>Allocates a (batch capacity, sample...) tensor.</summary>
     protected Tensor<float> AllocateBatch(Shape sample) => Allocate<float>(Batched(sample, Context.BatchCapacity));
 
-    /// <summary>Allocates a parameter and its gradient, uploading <paramref name="initial"/>.</summary>
-    protected Parameter AllocateParameter(string name, Shape shape, float[] initial)
-    {
-        var value = Allocate<float>(shape);
-        value.Upload(initial);
-        return new Parameter(name, value, Allocate<float>(shape));
-    }
+    /// <summary>
+    /// Declares a parameter with <paramref name="initial"/> values; the model places it and its gradient in its arenas
+    /// when it is built, before any Forward.
+    /// </summary>
+    protected static Parameter AllocateParameter(string name, Shape shape, float[] initial) => new(name, shape, initial);
 
     /// <summary>The shape (batch, sample dims...).</summary>
     protected static Shape Batched(Shape sample, int batch) => sample.Rank switch

@@ -1,5 +1,7 @@
 // Linear: y (N, out) = x (N, in) W^T + b, with W (out, in) and b (out); an input of any rank is flattened to (N, in).
 // Backward: dW += dy^T x; db += column sums of dy; dx (N, in) = dy W (overwritten).
+// Fused: the bias (and a following ReLU) in the forward GEMM's epilogue; the backward of a preceding ReLU (dx = 0 where
+// x <= 0, x being that ReLU's output) in the dx GEMM's epilogue.
 using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Layers;
@@ -24,6 +26,7 @@ public sealed class Linear : Layer
     private readonly Tensor<float> output;
     private readonly Tensor<float>? dInput;
     private TensorView<float> input;
+    private bool relu, maskInputGradient;
 
     /// <summary>Builds a linear layer from samples of <paramref name="inputShape"/> (flattened) to <paramref name="outFeatures"/>.</summary>
     public Linear(LayerContext context, Shape inputShape, int outFeatures, WeightInit init)
@@ -82,8 +85,7 @@ public sealed class Linear : Layer
         int batch = input.Shape[0];
         this.input = input.Reshape(new Shape(batch, InFeatures));
         var y = output.ViewFor(batch);
-        Kernels.Gemm.Multiply(y, this.input, Transpose.None, weight.Value.View, Transpose.Yes);
-        Kernels.Elementwise.BiasAdd(y, bias.Value.View);
+        Kernels.Gemm.Multiply(y, this.input, Transpose.None, weight.Value.View, Transpose.Yes, epilogue: new GemmEpilogue(bias.Value.View, relu));
         return y;
     }
 
@@ -98,8 +100,23 @@ public sealed class Linear : Layer
         }
 
         var dx = dInput.ViewFor(dOutput.Shape[0]);
-        Kernels.Gemm.Multiply(dx.Reshape(input.Shape), dOutput, Transpose.None, weight.Value.View, Transpose.None);
+        var dx2d = dx.Reshape(input.Shape);
+        Kernels.Gemm.Multiply(dx2d, dOutput, Transpose.None, weight.Value.View, Transpose.None, epilogue: new GemmEpilogue(Mask: maskInputGradient ? input : null));
         return dx;
+    }
+
+    /// <inheritdoc/>
+    internal override ReluFusion FuseFollowingRelu()
+    {
+        relu = true;
+        return ReluFusion.Forward;
+    }
+
+    /// <inheritdoc/>
+    internal override bool MaskInputGradientByInput()
+    {
+        maskInputGradient = dInput is not null;
+        return maskInputGradient;
     }
 
     /// <summary>A standard normal draw (Box-Muller).</summary>

@@ -1,4 +1,6 @@
 // ReLU: y = max(x, 0), any shape. Backward: dx = dy where y > 0, else 0 (overwritten).
+// When the layer before applies it in its own kernels (fused), Forward passes that output on; Backward then masks the
+// gradient itself unless the producer or the consumer already does.
 using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Layers;
@@ -9,6 +11,7 @@ public sealed class Relu : Layer
     private readonly Tensor<float> output;
     private readonly Tensor<float>? dInput;
     private TensorView<float> y;
+    private bool forwardFused, backwardFused;
 
     /// <summary>Builds a ReLU for samples of <paramref name="inputShape"/>.</summary>
     public Relu(LayerContext context, Shape inputShape)
@@ -21,9 +24,22 @@ public sealed class Relu : Layer
     /// <inheritdoc/>
     public override string Kind => "ReLU";
 
+    /// <summary>The layer before applies the ReLU (and, with <paramref name="backward"/>, its backward) itself.</summary>
+    internal void Fuse(bool backward)
+    {
+        forwardFused = true;
+        backwardFused = backward;
+    }
+
     /// <inheritdoc/>
     public override TensorView<float> Forward(TensorView<float> input, bool training)
     {
+        if (forwardFused)
+        {
+            y = input;
+            return y;
+        }
+
         y = output.ViewFor(input.Shape[0]);
         Kernels.Elementwise.ReluForward(y, input);
         return y;
@@ -35,6 +51,11 @@ public sealed class Relu : Layer
         if (dInput is null)
         {
             return null;
+        }
+
+        if (backwardFused)
+        {
+            return dOutput;
         }
 
         var dx = dInput.ViewFor(dOutput.Shape[0]);

@@ -1,15 +1,23 @@
 // A chain of layers built for one input shape and batch capacity: Forward runs them in order, Backward in reverse.
 // Parameter names follow PyTorch's nn.Sequential state_dict: "{layer index}.{name}".
+// Every parameter lives in one flat parameter arena and its gradient at the same offset in one flat gradient arena
+// (each tensor starts at a multiple of ArenaAlignment elements; the gaps stay zero), so the non-finite check and the
+// optimizer each run as one launch over the whole model.
 using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Layers;
 
-/// <summary>Layers applied in order, all allocated when built.</summary>
+/// <summary>Layers applied in order, all allocated when built, their parameters in one flat arena.</summary>
 public sealed class Sequential : IDisposable
 {
-    private readonly List<Layer> layers;
+    /// <summary>Every parameter tensor starts at a multiple of this many elements of the arenas (256 bytes).</summary>
+    public const int ArenaAlignment = 64;
 
-    private Sequential(Shape inputShape, int batchCapacity, List<Layer> layers)
+    private readonly List<Layer> layers;
+    private readonly Tensor<float> parameterArena, gradientArena;
+    private readonly Tensor<int> arenaOffsets;
+
+    private Sequential(KernelLibrary kernels, Shape inputShape, int batchCapacity, List<Layer> layers)
     {
         InputShape = inputShape;
         BatchCapacity = batchCapacity;
@@ -24,6 +32,35 @@ public sealed class Sequential : IDisposable
 
         NamedParameters = named;
         NamedBuffers = buffers;
+
+        var offsets = new int[named.Count + 1];
+        long length = 0;
+        for (int i = 0; i < named.Count; i++)
+        {
+            offsets[i] = (int)length;
+            length += (named[i].Item2.Shape.Length + ArenaAlignment - 1) / ArenaAlignment * ArenaAlignment;
+            if (length > int.MaxValue)
+            {
+                throw new ArgumentException($"The model's parameters need {length} elements, more than one arena holds ({int.MaxValue}).");
+            }
+        }
+
+        offsets[^1] = (int)length;
+        ArenaOffsets = offsets;
+        var arena = new Shape((int)length);
+        parameterArena = new Tensor<float>(kernels.Accelerator, arena);
+        gradientArena = new Tensor<float>(kernels.Accelerator, arena);
+        arenaOffsets = new Tensor<int>(kernels.Accelerator, new Shape(offsets.Length));
+        arenaOffsets.Upload(offsets);
+        var initial = new float[length];
+        for (int i = 0; i < named.Count; i++)
+        {
+            var parameter = named[i].Item2;
+            parameter.Initial.CopyTo(initial, offsets[i]);
+            parameter.Bind(parameterArena.Slice(offsets[i], parameter.Shape), gradientArena.Slice(offsets[i], parameter.Shape));
+        }
+
+        parameterArena.Upload(initial);
     }
 
     /// <summary>The per-sample input shape.</summary>
@@ -45,10 +82,22 @@ public sealed class Sequential : IDisposable
     public IReadOnlyList<(string Name, Tensor<float> Value)> NamedBuffers { get; }
 
     /// <summary>Trainable parameter count.</summary>
-    public long ParameterCount => NamedParameters.Sum(p => (long)p.Parameter.Value.Capacity.Length);
+    public long ParameterCount => NamedParameters.Sum(p => (long)p.Parameter.Shape.Length);
 
-    /// <summary>Device memory held by the layers.</summary>
-    public long DeviceBytes => layers.Sum(l => l.DeviceBytes);
+    /// <summary>Every parameter, each at its offset (see <see cref="ArenaOffsets"/>), alignment gaps zero.</summary>
+    public TensorView<float> ParameterArena => parameterArena.View;
+
+    /// <summary>Every parameter's gradient, at the same offsets as <see cref="ParameterArena"/>.</summary>
+    public TensorView<float> GradientArena => gradientArena.View;
+
+    /// <summary>Where parameter t starts in the arenas, then the arenas' length (host copy).</summary>
+    public IReadOnlyList<int> ArenaOffsets { get; }
+
+    /// <summary><see cref="ArenaOffsets"/> on the device, for the non-finite check.</summary>
+    public TensorView<int> ArenaOffsetsOnDevice => arenaOffsets.View;
+
+    /// <summary>Device memory held by the layers and the arenas.</summary>
+    public long DeviceBytes => layers.Sum(l => l.DeviceBytes) + parameterArena.SizeInBytes + gradientArena.SizeInBytes + arenaOffsets.SizeInBytes;
 
     /// <summary>Runs every layer; returns the logits (N, output shape).</summary>
     public TensorView<float> Forward(TensorView<float> input, bool training)
@@ -89,6 +138,10 @@ public sealed class Sequential : IDisposable
         {
             layer.Dispose();
         }
+
+        parameterArena.Dispose();
+        gradientArena.Dispose();
+        arenaOffsets.Dispose();
     }
 
     /// <summary>Builds a <see cref="Sequential"/> one layer at a time, tracking the shape.</summary>
@@ -144,7 +197,35 @@ public sealed class Sequential : IDisposable
         /// <summary>Appends a <see cref="Layers.Flatten"/> layer.</summary>
         public Builder Flatten() => Add((c, s) => new Flatten(c, s));
 
-        /// <summary>The finished model; the builder must not be used after.</summary>
-        public Sequential Build() => new(modelInput, batchCapacity, layers);
+        /// <summary>
+        /// The finished model, its parameters placed in its arenas and each ReLU fused into the layer before it where
+        /// that layer can apply it (and its backward into the layer after, where that one can mask its input gradient);
+        /// the builder must not be used after.
+        /// </summary>
+        public Sequential Build()
+        {
+            try
+            {
+                for (int i = 1; i < layers.Count; i++)
+                {
+                    if (layers[i] is Relu relu && layers[i - 1].FuseFollowingRelu() is var fusion and not ReluFusion.None)
+                    {
+                        bool consumerMasks = fusion == ReluFusion.Forward && i + 1 < layers.Count && layers[i + 1].MaskInputGradientByInput();
+                        relu.Fuse(backward: fusion == ReluFusion.ForwardAndBackward || consumerMasks);
+                    }
+                }
+
+                return new Sequential(kernels, modelInput, batchCapacity, layers);
+            }
+            catch
+            {
+                foreach (var layer in layers)
+                {
+                    layer.Dispose();
+                }
+
+                throw;
+            }
+        }
     }
 }

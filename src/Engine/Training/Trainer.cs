@@ -1,3 +1,7 @@
+// The training loop, in named parts: TrainingSession builds everything a run holds on the device (model, loss,
+// optimizer, data, the step and its monitor) and restores a checkpoint; TrainingLoop runs the steps without waiting
+// for the device and reads it only at its read points (evaluations, checkpoints, progress intervals, the end), where
+// it reports divergence, evaluates, writes checkpoints and the run's files; Trainer ties them together.
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -5,6 +9,7 @@ using System.Text.Json.Nodes;
 using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Data;
 using GpuNet.Engine.Layers;
+using GpuNet.Engine.Models;
 using GpuNet.Engine.Optim;
 using GpuNet.Kernels;
 
@@ -16,19 +21,45 @@ public interface ITrainingObserver
     /// <summary>The model is built: its parameter count and the device memory the run holds.</summary>
     void Started(TrainConfig config, string accelerator, long parameters, long deviceBytes, int firstStep);
 
-    /// <summary>A step finished; <paramref name="imagesPerSecond"/> is the training throughput so far.</summary>
+    /// <summary>A step was handed to the device; <paramref name="imagesPerSecond"/> is the training throughput so far.</summary>
     void Step(int step, int steps, double imagesPerSecond, double elapsedSeconds);
 
     /// <summary>An evaluation finished.</summary>
     void Evaluated(MetricsRow row, int steps);
 
-    /// <summary>A step had a non-finite loss or gradient and was skipped (--on-nan skip).</summary>
+    /// <summary>A read found steps with a non-finite loss or gradient that were skipped (--on-nan skip).</summary>
     void Skipped(int step, string reason);
 }
 
+/// <summary>How the trainer talks to the host, beyond the configuration (nothing here changes the results).</summary>
+/// <param name="ProgressReadInterval">
+/// Read the device's step record at most this often between evaluations, to report skipped steps and stop a diverged
+/// run early (null: only at evaluations, checkpoints and the end).
+/// </param>
+public sealed record TrainerOptions(TimeSpan? ProgressReadInterval = null);
+
 /// <summary>The outcome of a training run.</summary>
+/// <param name="Rows">The evaluations.</param>
+/// <param name="WallSeconds">Wall time across resumes.</param>
+/// <param name="TrainSeconds">Time in training steps (evaluation and file writing excluded).</param>
+/// <param name="TrainImagesPerSecond">Training throughput.</param>
+/// <param name="ParameterCount">Trainable parameters.</param>
+/// <param name="DeviceBytes">Device memory the run held.</param>
+/// <param name="SkippedSteps">Steps skipped for a non-finite loss or gradient.</param>
+/// <param name="LaunchesPerStep">Kernel launches per training step (this run's steps).</param>
+/// <param name="HostWaitsPerStep">Blocking device reads made inside training steps, per step (0 by design).</param>
+/// <param name="HostWaits">Blocking device reads of the whole loop: evaluations, checkpoints, progress reads, the end.</param>
 public sealed record TrainResult(
-    IReadOnlyList<MetricsRow> Rows, double WallSeconds, double TrainSeconds, double TrainImagesPerSecond, long ParameterCount, long DeviceBytes, int SkippedSteps);
+    IReadOnlyList<MetricsRow> Rows,
+    double WallSeconds,
+    double TrainSeconds,
+    double TrainImagesPerSecond,
+    long ParameterCount,
+    long DeviceBytes,
+    int SkippedSteps,
+    double LaunchesPerStep = 0,
+    double HostWaitsPerStep = 0,
+    long HostWaits = 0);
 
 /// <summary>A model with its loss and the device-resident test data, for evaluation.</summary>
 public sealed class Evaluator(Sequential model, SoftmaxCrossEntropyLoss loss, BatchBuffers batches, DeviceSplit test, LossTotals totals)
@@ -49,11 +80,7 @@ public sealed class Evaluator(Sequential model, SoftmaxCrossEntropyLoss loss, Ba
     }
 }
 
-/// <summary>
-/// The training loop: steps, periodic evaluation on the whole test set, checkpoints, and the run's files. Each step
-/// reads back the batch loss and one flag per parameter (non-finite gradient) to catch divergence at the step it
-/// happens; everything else stays on the device.
-/// </summary>
+/// <summary>Trains a model: builds the session, restores a checkpoint when asked, runs the loop.</summary>
 public static class Trainer
 {
     /// <summary>
@@ -71,6 +98,7 @@ public static class Trainer
         string outDir,
         ITrainingObserver? observer = null,
         string? resumeFrom = null,
+        TrainerOptions? options = null,
         CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -83,137 +111,230 @@ public static class Trainer
         }
 
         var wall = Stopwatch.StartNew();
+        using var session = new TrainingSession(config, data, device);
+        var state = resumeFrom is null ? new TrainingState() : session.Restore(resumeFrom);
+        var loop = new TrainingLoop(session, state, outDir, observer, options ?? new TrainerOptions(), wall);
+        return loop.Run(cancel);
+    }
+}
+
+/// <summary>
+/// Everything a training run holds on the device, built once: the model, its loss, optimizer, both data splits, the
+/// evaluator and the training step with its device-side record. The trainer runs one; benchmarks and launch plans
+/// drive <see cref="Step"/> directly.
+/// </summary>
+public sealed class TrainingSession : IDisposable
+{
+    private readonly List<IDisposable> owned = [];
+
+    /// <summary>Builds the session <paramref name="config"/> describes for <paramref name="data"/> on <paramref name="device"/>.</summary>
+    public TrainingSession(TrainConfig config, Dataset data, Device device)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(device);
+        Config = config;
+        Data = data;
+        Device = device;
         var kernels = device.Kernels;
         var sample = data.SampleShape;
-        var spec = config.Architecture([sample[0], sample[1], sample[2]], data.Classes);
-        var preprocessing = Preprocessing.FromTraining(data.Train, sample, config.Normalize);
-
-        using var model = spec.Build(kernels, config.BatchSize, config.Seed);
-        using var loss = new SoftmaxCrossEntropyLoss(kernels, config.BatchSize, data.Classes);
-        using Optimizer optimizer = config.Optimizer == "adam"
-            ? new Adam(kernels, model.NamedParameters, new AdamSettings((float)config.LearningRate, WeightDecay: (float)config.WeightDecay))
-            : new Sgd(kernels, model.NamedParameters, new SgdSettings((float)config.LearningRate, (float)config.Momentum, (float)config.WeightDecay));
-        using var batches = new BatchBuffers(kernels, sample, config.BatchSize, preprocessing);
-        using var train = new DeviceSplit(kernels, data.Train, sample);
-        using var test = new DeviceSplit(kernels, data.Test, sample);
-        using var stepTotals = new LossTotals(kernels);
-        using var testTotals = new LossTotals(kernels);
-        using var nonFinite = new Tensor<int>(kernels.Accelerator, new Shape(Math.Max(1, model.NamedParameters.Count)));
-        var flags = new int[nonFinite.Capacity.Length];
-        var evaluator = new Evaluator(model, loss, batches, test, testTotals);
-        var sampler = new EpochSampler(data.Train.Count, config.BatchSize, config.Seed + 1);
-
-        var state = new TrainingState();
-        if (resumeFrom is not null)
+        Spec = config.Architecture([sample[0], sample[1], sample[2]], data.Classes);
+        Preprocessing = Preprocessing.FromTraining(data.Train, sample, config.Normalize);
+        try
         {
-            var (_, tensors, _, saved) = Checkpoint.Read(resumeFrom);
-            ModelFile.Apply(model, tensors, resumeFrom);
-            Checkpoint.ApplyOptimizer(optimizer, tensors, saved.OptimizerSteps, resumeFrom);
-            sampler.Restore(saved.Epoch, saved.Offset);
-            if (saved.Epoch > 0)
-            {
-                train.SetOrder(sampler.Permutation);
-            }
+            Model = Own(Spec.Build(kernels, config.BatchSize, config.Seed));
+            Loss = Own(new SoftmaxCrossEntropyLoss(kernels, config.BatchSize, data.Classes));
+            Optimizer = Own(CreateOptimizer(kernels, Model, config));
+            Optimizer.Prepare(config.Steps);
+            Batches = Own(new BatchBuffers(kernels, sample, config.BatchSize, Preprocessing));
+            Train = Own(new DeviceSplit(kernels, data.Train, sample));
+            Test = Own(new DeviceSplit(kernels, data.Test, sample));
+            TestTotals = Own(new LossTotals(kernels, device.Reads));
+            Evaluator = new Evaluator(Model, Loss, Batches, Test, TestTotals);
+            Sampler = new EpochSampler(data.Train.Count, config.BatchSize, config.Seed + 1);
+            int ringSize = Math.Min(config.EvalEvery, config.Steps);
+            var action = config.OnNan == NanPolicy.Skip ? NonFiniteAction.Skip : NonFiniteAction.Stop;
+            Step = Own(new TrainingStep(kernels, Model, Loss, Optimizer, Batches, Train, Sampler, config.BatchSize, ringSize, action));
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
 
-            state = saved;
+    /// <summary>The run's configuration.</summary>
+    public TrainConfig Config { get; }
+
+    /// <summary>The data set.</summary>
+    public Dataset Data { get; }
+
+    /// <summary>Where it runs.</summary>
+    public Device Device { get; }
+
+    /// <summary>The architecture.</summary>
+    public ModelSpec Spec { get; }
+
+    /// <summary>The pixel preprocessing, from the training split.</summary>
+    public Preprocessing Preprocessing { get; }
+
+    /// <summary>The model.</summary>
+    public Sequential Model { get; } = null!;
+
+    /// <summary>The fused softmax cross-entropy.</summary>
+    public SoftmaxCrossEntropyLoss Loss { get; } = null!;
+
+    /// <summary>The optimizer over the model's arena.</summary>
+    public Optimizer Optimizer { get; } = null!;
+
+    /// <summary>The input batch and labels.</summary>
+    public BatchBuffers Batches { get; } = null!;
+
+    /// <summary>The training split on the device.</summary>
+    public DeviceSplit Train { get; } = null!;
+
+    /// <summary>The test split on the device.</summary>
+    public DeviceSplit Test { get; } = null!;
+
+    /// <summary>The evaluation's running totals.</summary>
+    public LossTotals TestTotals { get; } = null!;
+
+    /// <summary>Evaluates the model on the test split.</summary>
+    public Evaluator Evaluator { get; } = null!;
+
+    /// <summary>The training data order.</summary>
+    public EpochSampler Sampler { get; } = null!;
+
+    /// <summary>One training step's launches.</summary>
+    public TrainingStep Step { get; } = null!;
+
+    /// <summary>Device memory the session holds.</summary>
+    public long DeviceBytes =>
+        Model.DeviceBytes + Loss.DeviceBytes + Optimizer.DeviceBytes + Batches.DeviceBytes + Train.DeviceBytes + Test.DeviceBytes + Step.DeviceBytes;
+
+    /// <summary>The optimizer <paramref name="config"/> names, over <paramref name="model"/>'s arenas.</summary>
+    public static Optimizer CreateOptimizer(KernelLibrary kernels, Sequential model, TrainConfig config) => config.Optimizer == "adam"
+        ? new Adam(kernels, model, new AdamSettings((float)config.LearningRate, WeightDecay: (float)config.WeightDecay))
+        : new Sgd(kernels, model, new SgdSettings((float)config.LearningRate, (float)config.Momentum, (float)config.WeightDecay));
+
+    /// <summary>Loads a checkpoint into the model and optimizer and puts the data order where it was; returns its state.</summary>
+    public TrainingState Restore(string path)
+    {
+        var (_, tensors, _, saved) = Checkpoint.Read(path);
+        ModelFile.Apply(Model, tensors, path);
+        Checkpoint.ApplyOptimizer(Optimizer, tensors, path);
+        Sampler.Restore(saved.Epoch, saved.Offset);
+        if (saved.Epoch > 0)
+        {
+            Train.SetOrder(Sampler.Permutation);
         }
 
-        long deviceBytes = model.DeviceBytes + loss.DeviceBytes + optimizer.DeviceBytes + batches.DeviceBytes + train.DeviceBytes + test.DeviceBytes;
-        string accelerator = DeviceSelector.Describe(device.Info.Kind);
-        observer?.Started(config, accelerator, model.ParameterCount, deviceBytes, state.Step + 1);
+        return saved;
+    }
 
-        var rows = new List<MetricsRow>(state.Rows);
-        string title = $"{config.Model} on {data.Name} ({accelerator}: {device.Info.Name})";
-        string checkpointPath = Path.Combine(outDir, Checkpoint.FileName);
-        double elapsedBefore = state.ElapsedSeconds, trainBefore = state.TrainSeconds;
-        var trainClock = new Stopwatch();
-        double lossSum = state.TrainLossSum;
-        long samples = state.TrainSamples, trainImages = state.TrainImages, optimizerSteps = state.OptimizerSteps;
-        int skipped = state.SkippedSteps;
+    /// <summary>Writes a checkpoint of the model, the optimizer and <paramref name="state"/> to <paramref name="path"/>.</summary>
+    public void SaveCheckpoint(string path, TrainingState state) =>
+        Checkpoint.Save(path, Model, Optimizer, Spec, Preprocessing, Data.Name, Config, state);
 
-        TrainingState Snapshot(int step) => new()
+    /// <summary>Writes the model file to <paramref name="path"/>.</summary>
+    public void SaveModel(string path) => ModelFile.Save(path, Model, Spec, Preprocessing, Data.Name, Config);
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        for (int i = owned.Count - 1; i >= 0; i--)
         {
-            Step = step,
-            OptimizerSteps = optimizerSteps,
-            Epoch = sampler.Epoch,
-            Offset = sampler.Epoch == 0 ? 0 : sampler.Offset,
-            TrainLossSum = lossSum,
-            TrainSamples = samples,
-            SkippedSteps = skipped,
-            ElapsedSeconds = elapsedBefore + wall.Elapsed.TotalSeconds,
-            TrainSeconds = trainBefore + trainClock.Elapsed.TotalSeconds,
-            TrainImages = trainImages,
-            Rows = [.. rows],
-        };
+            owned[i].Dispose();
+        }
 
-        void SaveCheckpoint(int step) =>
-            Checkpoint.Save(checkpointPath, model, optimizer, spec, preprocessing, data.Name, config, Snapshot(step));
+        owned.Clear();
+    }
 
-        for (int step = state.Step + 1; step <= config.Steps; step++)
+    private T Own<T>(T disposable)
+        where T : IDisposable
+    {
+        owned.Add(disposable);
+        return disposable;
+    }
+}
+
+/// <summary>The steps of one run and its read points: divergence, evaluation, checkpoints, progress, the end.</summary>
+internal sealed class TrainingLoop
+{
+    private readonly TrainingSession session;
+    private readonly TrainConfig config;
+    private readonly string outDir;
+    private readonly ITrainingObserver? observer;
+    private readonly TrainerOptions options;
+    private readonly Stopwatch wall;
+    private readonly Stopwatch trainClock = new();
+    private readonly Stopwatch sinceRead = Stopwatch.StartNew();
+    private readonly StepMonitor monitor;
+    private readonly List<MetricsRow> rows;
+    private readonly double elapsedBefore, trainBefore;
+    private readonly string title, checkpointPath;
+    private readonly int firstStep;
+    private long trainImages, appliedUpdates, launchesInSteps, waitsInSteps;
+    private int skipped;
+
+    public TrainingLoop(TrainingSession session, TrainingState state, string outDir, ITrainingObserver? observer, TrainerOptions options, Stopwatch wall)
+    {
+        this.session = session;
+        config = session.Config;
+        this.outDir = outDir;
+        this.observer = observer;
+        this.options = options;
+        this.wall = wall;
+        firstStep = state.Step + 1;
+        rows = [.. state.Rows];
+        elapsedBefore = state.ElapsedSeconds;
+        trainBefore = state.TrainSeconds;
+        trainImages = state.TrainImages;
+        appliedUpdates = state.OptimizerSteps;
+        skipped = state.SkippedSteps;
+        monitor = new StepMonitor(session.Step, session.Model, session.Device.Reads, config.BatchSize, state.Step, state.TrainLossSum, state.TrainSamples, state.SkippedSteps);
+        var device = session.Device;
+        title = $"{config.Model} on {session.Data.Name} ({DeviceSelector.Describe(device.Info.Kind)}: {device.Info.Name})";
+        checkpointPath = Path.Combine(outDir, Checkpoint.FileName);
+    }
+
+    private double Elapsed => elapsedBefore + wall.Elapsed.TotalSeconds;
+
+    private double TrainSeconds => trainBefore + trainClock.Elapsed.TotalSeconds;
+
+    public TrainResult Run(CancellationToken cancel)
+    {
+        var device = session.Device;
+        var policy = device.Kernels.Policy;
+        session.Step.Reset(firstStep, appliedUpdates);
+        observer?.Started(config, DeviceSelector.Describe(device.Info.Kind), session.Model.ParameterCount, session.DeviceBytes, firstStep);
+        for (int step = firstStep; step <= config.Steps; step++)
         {
             trainClock.Start();
-            int offset = sampler.Next(out bool reshuffled);
-            if (reshuffled)
-            {
-                train.SetOrder(sampler.Permutation);
-            }
-
-            var (input, labels) = batches.Gather(train, offset, config.BatchSize);
-            var dLogits = loss.Compute(model.Forward(input, training: true), labels, stepTotals, accumulate: false);
-            model.Backward(dLogits);
-            for (int i = 0; i < model.NamedParameters.Count; i++)
-            {
-                kernels.Elementwise.FlagNonFinite(nonFinite.View, i, model.NamedParameters[i].Parameter.Gradient.View);
-            }
-
-            float batchLoss = stepTotals.PeekLossSum(); // the one wait of a step: the batch loss and the gradient flags
-            nonFinite.Download(flags);
-            if (!float.IsFinite(batchLoss) || Array.IndexOf(flags, 1) >= 0)
-            {
-                string reason = Divergence(model, batchLoss, flags, step);
-                if (config.OnNan == NanPolicy.Stop)
-                {
-                    trainClock.Stop();
-                    throw new DivergenceException(
-                        $"{reason}; stopped{(File.Exists(checkpointPath) ? $", the last good checkpoint is {checkpointPath}" : "")} (--on-nan skip skips such steps).");
-                }
-
-                foreach (var (_, parameter) in model.NamedParameters)
-                {
-                    kernels.Elementwise.Fill(parameter.Gradient.View, 0f);
-                }
-
-                Array.Clear(flags);
-                nonFinite.Upload(flags);
-                skipped++;
-                observer?.Skipped(step, reason);
-            }
-            else
-            {
-                optimizer.Step();
-                optimizerSteps++;
-                lossSum += batchLoss;
-                samples += config.BatchSize;
-            }
-
+            long launches = policy.Launches, waits = device.Reads.Count;
+            session.Step.Run(step, (float)config.LearningRate);
+            launchesInSteps += policy.Launches - launches;
+            waitsInSteps += device.Reads.Count - waits;
             trainImages += config.BatchSize;
-            trainClock.Stop();
-
-            if (step % config.EvalEvery == 0 || step == config.Steps)
-            {
-                var (testLoss, testAccuracy) = evaluator.Evaluate();
-                var row = new MetricsRow(step, samples > 0 ? lossSum / samples : double.NaN, testLoss, testAccuracy, elapsedBefore + wall.Elapsed.TotalSeconds);
-                rows.Add(row);
-                lossSum = 0;
-                samples = 0;
-                RunFiles.WriteProgress(outDir, rows, title);
-                observer?.Evaluated(row, config.Steps);
-            }
 
             bool stopping = cancel.IsCancellationRequested;
-            if (stopping || step == config.Steps || (config.CheckpointEvery > 0 && step % config.CheckpointEvery == 0))
+            bool evaluate = step % config.EvalEvery == 0 || step == config.Steps;
+            bool checkpoint = stopping || step == config.Steps || (config.CheckpointEvery > 0 && step % config.CheckpointEvery == 0);
+            bool progress = options.ProgressReadInterval is { } interval && sinceRead.Elapsed >= interval;
+            if (evaluate || checkpoint || progress || step - monitor.AccountedThrough >= session.Step.RingSize)
             {
-                SaveCheckpoint(step);
+                ReadDevice(step);
+            }
+
+            trainClock.Stop();
+            if (evaluate)
+            {
+                Evaluate(step);
+            }
+
+            if (checkpoint)
+            {
+                session.SaveCheckpoint(checkpointPath, Snapshot(step));
             }
 
             if (stopping)
@@ -223,40 +344,85 @@ public static class Trainer
                     string.Create(CultureInfo.InvariantCulture, $"Interrupted after step {step}; resume with: gpunet train --resume {outDir}"), cancel);
             }
 
-            double trainSeconds = trainBefore + trainClock.Elapsed.TotalSeconds;
-            observer?.Step(step, config.Steps, trainImages / Math.Max(trainSeconds, 1e-9), elapsedBefore + wall.Elapsed.TotalSeconds);
+            observer?.Step(step, config.Steps, trainImages / Math.Max(TrainSeconds, 1e-9), Elapsed);
         }
 
-        ModelFile.Save(Path.Combine(outDir, RunFiles.ModelFile), model, spec, preprocessing, data.Name, config);
-        double totalTrain = trainBefore + trainClock.Elapsed.TotalSeconds;
+        return Finish();
+    }
+
+    /// <summary>A read point: the device's record through <paramref name="step"/>; stops a diverged run (--on-nan stop).</summary>
+    private void ReadDevice(int step)
+    {
+        var report = monitor.Read(step);
+        sinceRead.Restart();
+        appliedUpdates = report.AppliedUpdates;
+        skipped = report.SkippedSteps;
+        if (report.Divergence is not { } reason)
+        {
+            return;
+        }
+
+        if (config.OnNan == NanPolicy.Stop)
+        {
+            trainClock.Stop();
+            throw new DivergenceException(
+                $"{reason}; stopped{(File.Exists(checkpointPath) ? $", the last good checkpoint is {checkpointPath}" : "")} (--on-nan skip skips such steps).");
+        }
+
+        observer?.Skipped(step, report.NewlySkipped > 1 ? $"{report.NewlySkipped} steps skipped since the last report; the last: {reason}" : reason);
+    }
+
+    private void Evaluate(int step)
+    {
+        var (testLoss, testAccuracy) = session.Evaluator.Evaluate();
+        var row = new MetricsRow(step, monitor.TakeLoss(), testLoss, testAccuracy, Elapsed);
+        rows.Add(row);
+        RunFiles.WriteProgress(outDir, rows, title);
+        observer?.Evaluated(row, config.Steps);
+    }
+
+    private TrainingState Snapshot(int step) => new()
+    {
+        Step = step,
+        OptimizerSteps = appliedUpdates,
+        Epoch = session.Sampler.Epoch,
+        Offset = session.Sampler.Epoch == 0 ? 0 : session.Sampler.Offset,
+        TrainLossSum = monitor.LossSum,
+        TrainSamples = monitor.Samples,
+        SkippedSteps = skipped,
+        ElapsedSeconds = Elapsed,
+        TrainSeconds = TrainSeconds,
+        TrainImages = trainImages,
+        Rows = [.. rows],
+    };
+
+    private TrainResult Finish()
+    {
+        session.SaveModel(Path.Combine(outDir, RunFiles.ModelFile));
+        int stepsRun = Math.Max(1, config.Steps - firstStep + 1);
         var result = new TrainResult(
-            rows, elapsedBefore + wall.Elapsed.TotalSeconds, totalTrain, trainImages / Math.Max(totalTrain, 1e-9), model.ParameterCount, deviceBytes, skipped);
-        RunFiles.WriteSummary(outDir, Summary(config, data, device, result));
+            rows,
+            Elapsed,
+            TrainSeconds,
+            trainImages / Math.Max(TrainSeconds, 1e-9),
+            session.Model.ParameterCount,
+            session.DeviceBytes,
+            skipped,
+            (double)launchesInSteps / stepsRun,
+            (double)waitsInSteps / stepsRun,
+            session.Device.Reads.Count);
+        RunFiles.WriteSummary(outDir, Summary(result));
         return result;
     }
 
-    /// <summary>One line naming the step, the loss and the first layer whose gradient is not finite.</summary>
-    private static string Divergence(Sequential model, float batchLoss, int[] flags, int step)
-    {
-        int first = Array.IndexOf(flags, 1);
-        string where = "";
-        if (first >= 0)
-        {
-            string name = model.NamedParameters[first].Name;
-            int layer = int.Parse(name[..name.IndexOf('.', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
-            where = $"; first non-finite gradient in layer {layer} ({model.Layers[layer].Kind}, {name})";
-        }
-
-        return string.Create(CultureInfo.InvariantCulture, $"Divergence at step {step}: the batch loss is {batchLoss}{where}");
-    }
-
-    private static JsonObject Summary(TrainConfig config, Dataset data, Device device, TrainResult result)
+    private JsonObject Summary(TrainResult result)
     {
         var last = result.Rows[^1];
+        var device = session.Device;
         return new JsonObject
         {
             ["model"] = config.Model,
-            ["dataset"] = data.Name,
+            ["dataset"] = session.Data.Name,
             ["accelerator"] = DeviceSelector.Describe(device.Info.Kind),
             ["device_name"] = device.Info.Name,
             ["steps"] = config.Steps,
@@ -270,6 +436,9 @@ public static class Trainer
             ["skipped_steps"] = result.SkippedSteps,
             ["parameters"] = result.ParameterCount,
             ["device_memory_bytes"] = result.DeviceBytes,
+            ["launches_per_step"] = Math.Round(result.LaunchesPerStep, 2),
+            ["host_waits_per_step"] = Math.Round(result.HostWaitsPerStep, 4),
+            ["host_waits"] = result.HostWaits,
             ["config"] = JsonSerializer.SerializeToNode(config, RunFiles.Json),
         };
     }

@@ -1,0 +1,121 @@
+// One training step as the device receives it, with no wait for the device: gather the batch, forward, the fused
+// softmax cross-entropy (its loss sum into this step's slot of a ring on the device), backward into the gradient
+// arena, one non-finite check over the arena and the loss, one optimizer launch over the parameter arena that reads
+// the check's verdict on the device. The host learns what happened only when StepMonitor reads the ring and the
+// status (at evaluations, checkpoints, progress intervals and the end).
+using GpuNet.Engine.Data;
+using GpuNet.Engine.Layers;
+using GpuNet.Engine.Optim;
+using GpuNet.Kernels;
+
+namespace GpuNet.Engine.Training;
+
+/// <summary>A training step's launches and the device-side record of every step since the host last read it.</summary>
+public sealed class TrainingStep : IDisposable
+{
+    private readonly KernelLibrary kernels;
+    private readonly Sequential model;
+    private readonly SoftmaxCrossEntropyLoss loss;
+    private readonly Optimizer optimizer;
+    private readonly BatchBuffers batches;
+    private readonly DeviceSplit train;
+    private readonly EpochSampler sampler;
+    private readonly int batchSize;
+    private readonly NonFiniteAction action;
+
+    /// <summary>
+    /// Binds a step to its model, loss, optimizer and data; <paramref name="ringSize"/> steps of losses are kept on the
+    /// device between reads (the host must read at least that often).
+    /// </summary>
+    public TrainingStep(
+        KernelLibrary kernels,
+        Sequential model,
+        SoftmaxCrossEntropyLoss loss,
+        Optimizer optimizer,
+        BatchBuffers batches,
+        DeviceSplit train,
+        EpochSampler sampler,
+        int batchSize,
+        int ringSize,
+        NonFiniteAction action)
+    {
+        ArgumentNullException.ThrowIfNull(kernels);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ringSize, 1);
+        this.kernels = kernels;
+        this.model = model;
+        this.loss = loss;
+        this.optimizer = optimizer;
+        this.batches = batches;
+        this.train = train;
+        this.sampler = sampler;
+        this.batchSize = batchSize;
+        this.action = action;
+        RingSize = ringSize;
+        Status = new Tensor<int>(kernels.Accelerator, new Shape(StepStatus.Length(model.NamedParameters.Count)));
+        Losses = new Tensor<float>(kernels.Accelerator, new Shape(ringSize));
+        Correct = new Tensor<int>(kernels.Accelerator, new Shape(ringSize));
+        BadMarks = new Tensor<int>(kernels.Accelerator, new Shape(ringSize));
+    }
+
+    /// <summary>Steps whose losses the device keeps between reads.</summary>
+    public int RingSize { get; }
+
+    /// <summary>The step status (see <see cref="StepStatus"/>).</summary>
+    public Tensor<int> Status { get; }
+
+    /// <summary>Per step (slot (step - 1) % RingSize): the batch's loss sum.</summary>
+    public Tensor<float> Losses { get; }
+
+    /// <summary>Per step: the batch's correct predictions.</summary>
+    public Tensor<int> Correct { get; }
+
+    /// <summary>Per step: the step number when its check failed.</summary>
+    public Tensor<int> BadMarks { get; }
+
+    /// <summary>Device memory held.</summary>
+    public long DeviceBytes => Status.SizeInBytes + Losses.SizeInBytes + Correct.SizeInBytes + BadMarks.SizeInBytes;
+
+    /// <summary>The ring slot of step <paramref name="step"/>.</summary>
+    public int Slot(int step) => (step - 1) % RingSize;
+
+    /// <summary>
+    /// Clears the status before the first step a run makes, recording <paramref name="appliedUpdates"/> updates made
+    /// before <paramref name="firstStep"/> (a resumed run's).
+    /// </summary>
+    public void Reset(int firstStep, long appliedUpdates)
+    {
+        var status = new int[Status.Capacity.Length];
+        status[StepStatus.AppliedBefore(firstStep)] = checked((int)appliedUpdates);
+        Status.Upload(status);
+        BadMarks.Upload(new int[RingSize]);
+    }
+
+    /// <summary>Enqueues step <paramref name="step"/> with learning rate <paramref name="learningRate"/>; waits for nothing.</summary>
+    public void Run(int step, float learningRate)
+    {
+        int offset = sampler.Next(out bool reshuffled);
+        if (reshuffled)
+        {
+            train.SetOrder(sampler.Permutation);
+        }
+
+        var (input, labels) = batches.Gather(train, offset, batchSize);
+        int slot = Slot(step);
+        var lossSlot = Losses.View.Slice(slot, new Shape(1));
+        var dLogits = loss.Compute(model.Forward(input, training: true), labels, lossSlot, Correct.View.Slice(slot, new Shape(1)), accumulate: false);
+        model.Backward(dLogits);
+        kernels.Optimizers.CheckFinite(
+            Status.View, model.GradientArena, model.ArenaOffsetsOnDevice, lossSlot, BadMarks.View.Slice(slot, new Shape(1)), step, action);
+        optimizer.Step(step, learningRate, Status.View, action);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Status.Dispose();
+        Losses.Dispose();
+        Correct.Dispose();
+        BadMarks.Dispose();
+    }
+}
