@@ -13,14 +13,16 @@ public static class Program
 {
     private const string Usage =
         "usage: dotnet run --project benchmarks -c Release -- [--accelerator auto|cuda|opencl|cpu] [--filter TEXT] [--quick] [--out DIR]\n" +
-        "       [--profile mlp|mlp-deep|vgg [--width F]]   per-layer forward/backward times of one model";
+        "       [--profile mlp|mlp-deep|vgg [--width F]]   per-layer forward/backward times of one model\n" +
+        "       [--plan mlp|mlp-deep|vgg [--width F] [--sms 132]]   every launch of one training step on a CUDA GPU with that many SMs (no GPU needed)";
 
     public static int Main(string[] args)
     {
         var kind = AcceleratorKind.Auto;
         bool quick = false;
-        string? filter = null, outDir = null, profile = null;
+        string? filter = null, outDir = null, profile = null, plan = null;
         double width = 1;
+        int sms = 132;
         for (int i = 0; i < args.Length; i++)
         {
             string? Value() => i + 1 < args.Length ? args[++i] : null;
@@ -38,6 +40,12 @@ public static class Program
                 case "--profile":
                     profile = Value();
                     break;
+                case "--plan":
+                    plan = Value();
+                    break;
+                case "--sms" when int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out int s) && s > 0:
+                    sms = s;
+                    break;
                 case "--width" when double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out double w) && w > 0:
                     width = w;
                     break;
@@ -51,6 +59,11 @@ public static class Program
 
         try
         {
+            if (plan is not null)
+            {
+                return LaunchPlan.Run(plan, width, sms, Console.Out);
+            }
+
             using var device = Device.Open(kind);
             string accelerator = DeviceSelector.Describe(device.Info.Kind);
             Console.WriteLine($"accelerator: {accelerator} ({device.Info.Name}){(quick ? ", quick mode" : "")}");
