@@ -50,7 +50,7 @@ public static class LaunchPlan
         session.Step.Reset(1, 0);
         library.Policy.ClearRecords();
         long waits = device.Reads.Count;
-        session.Step.Run(1, (float)config.LearningRate);
+        session.Step.Run(1);
         var launches = library.Policy.Records.ToList();
         long hostWaits = device.Reads.Count - waits;
         var big = launches.Where(r => r.Gemm is { } g && g.Gflop >= BigGemmGflop).Select(r => Waves(r.Gemm!.Value, sms)).ToList();

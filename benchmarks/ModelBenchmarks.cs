@@ -51,11 +51,11 @@ public static class ModelBenchmarks
         int step = 0;
         session.Step.Reset(1, 0);
         long launches = device.Kernels.Policy.Launches, waits = device.Reads.Count;
-        session.Step.Run(++step, (float)config.LearningRate);
+        session.Step.Run(++step);
         long launchesPerStep = device.Kernels.Policy.Launches - launches, waitsPerStep = device.Reads.Count - waits;
         var t = Timer.Measure(repeats, () =>
         {
-            session.Step.Run(++step, (float)config.LearningRate);
+            session.Step.Run(++step);
             device.Synchronize();
         });
         double imagesPerSecond = config.BatchSize / (t.MedianMs / 1e3);

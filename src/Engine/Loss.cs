@@ -90,13 +90,20 @@ public sealed class SoftmaxCrossEntropyLoss : IDisposable
     /// <summary>
     /// Writes the batch's loss sum into <paramref name="lossSum"/> (1) and its correct count into
     /// <paramref name="correct"/> (1), or adds to them with <paramref name="accumulate"/>, and returns dLoss/dLogits of
-    /// the batch loss scaled by <paramref name="gradScale"/> (1 / N, the batch mean, when not given).
+    /// the batch loss scaled by <paramref name="gradScale"/> (1 / N, the batch mean, when not given), the targets
+    /// smoothed by <paramref name="labelSmoothing"/>.
     /// </summary>
     public TensorView<float> Compute(
-        TensorView<float> logits, TensorView<int> labels, TensorView<float> lossSum, TensorView<int> correct, bool accumulate, float? gradScale = null)
+        TensorView<float> logits,
+        TensorView<int> labels,
+        TensorView<float> lossSum,
+        TensorView<int> correct,
+        bool accumulate,
+        float? gradScale = null,
+        float labelSmoothing = 0f)
     {
         var d = dLogits.ViewFor(logits.Shape[0]);
-        kernels.SoftmaxCrossEntropy.Compute(d, lossSum, correct, logits, labels, accumulate, gradScale);
+        kernels.SoftmaxCrossEntropy.Compute(d, lossSum, correct, logits, labels, accumulate, gradScale, labelSmoothing);
         return d;
     }
 

@@ -1,4 +1,6 @@
-// Elementwise kernels: ReLU forward/backward, bias add and its gradient, fill.
+// Elementwise kernels: ReLU forward/backward, bias add and its gradient, fill, inverted dropout forward/backward.
+// Dropout (training): keep element i when CounterRandom.Uniform(Key(seed, step, stream), i) >= p, scaling kept values by
+// 1 / (1 - p); the backward recomputes the same draw, so no mask is stored.
 // Layout legend: (outer, channels, inner) is (N, C, 1) for an (N, C) tensor and (N, C, H * W) for an (N, C, H, W) one.
 // Activation gradients are overwritten; parameter gradients (dBias) accumulate with +=.
 using ILGPU;
@@ -19,7 +21,17 @@ internal readonly record struct ChannelLayout(int Outer, int Channels, int Inner
     public int ChannelOf(int index) => (index / Inner) % Channels;
 }
 
-/// <summary>ReLU, bias add, bias gradient and fill.</summary>
+/// <summary>Which random draws a dropout launch uses: the run's seed, the step and the layer's stream.</summary>
+/// <param name="Seed">The run's seed.</param>
+/// <param name="Step">The training step.</param>
+/// <param name="Stream">The layer's own stream (its index in the model).</param>
+public readonly record struct DropoutDraw(int Seed, int Step, int Stream)
+{
+    /// <summary>The key of the launch's draws.</summary>
+    public uint Key => CounterRandom.Key(Seed, Step, Stream);
+}
+
+/// <summary>ReLU, bias add, bias gradient, fill and dropout.</summary>
 public sealed class Elementwise
 {
     private readonly LaunchPolicy policy;
@@ -27,6 +39,7 @@ public sealed class Elementwise
     private readonly ItemKernel<ReluBackwardOp> reluBackward;
     private readonly ItemKernel<BiasAddOp> biasAdd;
     private readonly ItemKernel<FillOp> fill;
+    private readonly ItemKernel<DropoutOp> dropout;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ChannelLayout> biasGradient;
 
     internal Elementwise(Accelerator accelerator, LaunchPolicy policy)
@@ -36,6 +49,7 @@ public sealed class Elementwise
         reluBackward = new(accelerator, policy);
         biasAdd = new(accelerator, policy);
         fill = new(accelerator, policy);
+        dropout = new(accelerator, policy);
         biasGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ChannelLayout>(BiasGradientKernel);
     }
 
@@ -79,6 +93,22 @@ public sealed class Elementwise
         }
     }
 
+    /// <summary>
+    /// Inverted dropout: output[i] = input[i] / (1 - p) where the draw for (seed, step, stream, i) is at least p, else 0.
+    /// The backward is the same call with dOutput as input and dInput as output (the same draws). The two may be the
+    /// same tensor.
+    /// </summary>
+    public void Dropout(TensorView<float> output, TensorView<float> input, float probability, DropoutDraw draw)
+    {
+        Check.SameShape(output, nameof(output), input, nameof(input));
+        if (!(probability >= 0f && probability < 1f))
+        {
+            throw new ArgumentOutOfRangeException(nameof(probability), $"Dropout probability must be in [0, 1), got {probability}.");
+        }
+
+        dropout.Launch(new DropoutOp(output.Data, input.Data, probability, 1f / (1f - probability), draw.Key), input.Length);
+    }
+
     /// <summary>Sets every element of <paramref name="output"/> to <paramref name="value"/>.</summary>
     public void Fill(TensorView<float> output, float value) => fill.Launch(new FillOp(output.Data, value), output.Length);
 
@@ -118,6 +148,11 @@ public sealed class Elementwise
     internal readonly record struct BiasAddOp(ArrayView<float> Output, ArrayView<float> Bias, ChannelLayout Layout) : IItemOp
     {
         public void Apply(int index) => Output[index] += Bias[Layout.ChannelOf(index)];
+    }
+
+    internal readonly record struct DropoutOp(ArrayView<float> Output, ArrayView<float> Input, float P, float Scale, uint Key) : IItemOp
+    {
+        public void Apply(int index) => Output[index] = CounterRandom.Uniform(Key, index) >= P ? Input[index] * Scale : 0f;
     }
 
     internal readonly record struct FillOp(ArrayView<float> Output, float Value) : IItemOp

@@ -160,3 +160,32 @@ internal sealed class ItemKernel<TOp>
         }
     }
 }
+
+/// <summary>
+/// Counter-based random numbers: the bits for element <c>index</c> of a draw are <c>Hash(index ^ key)</c>, with the key a
+/// hash of (seed, step, stream) made on the host once per launch, so they are the same on every device and in plain C#,
+/// dropout masks and augmentations need no stored state, and a resumed run draws exactly what an uninterrupted one
+/// would. The hash is lowbias32 (Wellons).
+/// </summary>
+public static class CounterRandom
+{
+    /// <summary>A well-mixed 32-bit hash of <paramref name="x"/>.</summary>
+    public static uint Hash(uint x)
+    {
+        x ^= x >> 16;
+        x *= 0x7feb352dU;
+        x ^= x >> 15;
+        x *= 0x846ca68bU;
+        x ^= x >> 16;
+        return x;
+    }
+
+    /// <summary>The key of the draws of <paramref name="stream"/> at <paramref name="step"/> under <paramref name="seed"/>.</summary>
+    public static uint Key(int seed, int step, int stream) => Hash((uint)stream ^ Hash((uint)step ^ Hash((uint)seed)));
+
+    /// <summary>32 random bits for element <paramref name="index"/> of the draws keyed <paramref name="key"/>.</summary>
+    public static uint Bits(uint key, int index) => Hash((uint)index ^ key);
+
+    /// <summary>A uniform draw in [0, 1) with 24 bits of resolution.</summary>
+    public static float Uniform(uint key, int index) => (Bits(key, index) >> 8) * (1f / 16777216f);
+}

@@ -1,6 +1,9 @@
 // Fused softmax cross-entropy over logits (N, K) and integer labels (N), in one pass:
 //   loss_n = log(sum_j exp(z_nj - max_n)) - (z_n,label - max_n)   (the max-subtraction trick)
 //   dLogits[n, j] = (softmax(z_n)_j - [j == label_n]) * gradScale  (gradScale = 1 / N for the batch-mean loss)
+// With label smoothing e (PyTorch's CrossEntropyLoss(label_smoothing=e)) the target is (1 - e) onehot + e / K:
+//   loss_n = log(sum_j exp(z_nj - max_n)) - (1 - e) (z_n,label - max_n) - (e / K) sum_j (z_nj - max_n)
+//   dLogits[n, j] = (softmax(z_n)_j - (1 - e) [j == label_n] - e / K) * gradScale
 //   lossSum = sum_n loss_n; correct = #{n : argmax_j z_nj == label_n} (first maximum wins).
 // With accumulate, lossSum and correct are added to instead of overwritten (running totals stay on the device).
 // A label outside 0 .. K - 1 gives a NaN loss for its row. One group sums the batch in a fixed order.
@@ -10,7 +13,7 @@ using ILGPU.Runtime;
 namespace GpuNet.Kernels;
 
 /// <summary>Sizes and scalars of one softmax cross-entropy launch.</summary>
-internal readonly record struct SoftmaxArgs(int Rows, int Classes, float GradScale, int Accumulate);
+internal readonly record struct SoftmaxArgs(int Rows, int Classes, float GradScale, int Accumulate, float Smoothing);
 
 /// <summary>The fused softmax cross-entropy loss, its gradient and the count of correct predictions.</summary>
 public sealed class SoftmaxCrossEntropy
@@ -25,9 +28,9 @@ public sealed class SoftmaxCrossEntropy
     }
 
     /// <summary>
-    /// Writes dLogits (N, K) = (softmax - onehot) * gradScale (1 / N, the batch mean, unless given), the sum of the N
+    /// Writes dLogits (N, K) = (softmax - target) * gradScale (1 / N, the batch mean, unless given), the sum of the N
     /// per-sample losses into lossSum (1) and the count of correct predictions into correct (1); adds to both instead
-    /// when <paramref name="accumulate"/>.
+    /// when <paramref name="accumulate"/>. The target is the one-hot label, smoothed by <paramref name="labelSmoothing"/>.
     /// </summary>
     public void Compute(
         TensorView<float> dLogits,
@@ -36,7 +39,8 @@ public sealed class SoftmaxCrossEntropy
         TensorView<float> logits,
         TensorView<int> labels,
         bool accumulate = false,
-        float? gradScale = null)
+        float? gradScale = null,
+        float labelSmoothing = 0f)
     {
         Check.Rank(logits, 2, nameof(logits));
         Check.SameShape(dLogits, nameof(dLogits), logits, nameof(logits));
@@ -49,7 +53,12 @@ public sealed class SoftmaxCrossEntropy
             throw new ArgumentException($"Softmax cross-entropy needs at least one class, got logits of shape {logits.Shape}.", nameof(logits));
         }
 
-        var args = new SoftmaxArgs(rows, classes, gradScale ?? (rows == 0 ? 0f : 1f / rows), accumulate ? 1 : 0);
+        if (!(labelSmoothing >= 0f && labelSmoothing < 1f))
+        {
+            throw new ArgumentOutOfRangeException(nameof(labelSmoothing), $"Label smoothing must be in [0, 1), got {labelSmoothing}.");
+        }
+
+        var args = new SoftmaxArgs(rows, classes, gradScale ?? (rows == 0 ? 0f : 1f / rows), accumulate ? 1 : 0, labelSmoothing);
         var config = policy.PerGroup(1);
         if (policy.Launch("SoftmaxCrossEntropy", config, LaunchPolicy.ReduceSharedBytes))
         {
@@ -79,21 +88,34 @@ public sealed class SoftmaxCrossEntropy
                 }
             }
 
-            float sumExp = 0f;
+            float sumExp = 0f, sumShifted = 0f;
             for (int j = 0; j < a.Classes; j++)
             {
-                sumExp += MathF.Exp(logits[rowBase + j] - max);
+                float shifted = logits[rowBase + j] - max;
+                sumExp += MathF.Exp(shifted);
+                sumShifted += shifted;
             }
 
             int label = labels[row];
             bool valid = label >= 0 && label < a.Classes;
-            loss += valid ? MathF.Log(sumExp) - (logits[rowBase + label] - max) : float.NaN;
+            if (a.Smoothing == 0f)
+            {
+                loss += valid ? MathF.Log(sumExp) - (logits[rowBase + label] - max) : float.NaN;
+            }
+            else
+            {
+                float uniform = a.Smoothing / a.Classes;
+                loss += valid ? MathF.Log(sumExp) - ((1f - a.Smoothing) * (logits[rowBase + label] - max)) - (uniform * sumShifted) : float.NaN;
+            }
+
             hits += argmax == label ? 1f : 0f;
             float inverseSum = 1f / sumExp;
+            float hit = 1f - a.Smoothing, rest = a.Smoothing / a.Classes;
             for (int j = 0; j < a.Classes; j++)
             {
                 float p = MathF.Exp(logits[rowBase + j] - max) * inverseSum;
-                dLogits[rowBase + j] = (p - (j == label ? 1f : 0f)) * a.GradScale;
+                float target = a.Smoothing == 0f ? (j == label ? 1f : 0f) : (j == label ? hit : 0f) + rest;
+                dLogits[rowBase + j] = (p - target) * a.GradScale;
             }
         }
 

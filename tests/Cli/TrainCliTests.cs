@@ -29,7 +29,7 @@ public sealed class TrainCliTests
         Assert.Contains("final_test_accuracy", output, StringComparison.Ordinal);
 
         var metrics = File.ReadAllText(Path.Combine(outDir, "metrics.csv"));
-        Assert.StartsWith("step,train_loss,test_loss,test_accuracy,elapsed_seconds\n", metrics, StringComparison.Ordinal);
+        Assert.StartsWith("step,train_loss,test_loss,test_accuracy,elapsed_seconds,learning_rate\n", metrics, StringComparison.Ordinal);
         var rows = RunFiles.ParseMetrics(metrics);
         Assert.Equal([10, 20, 30], rows.Select(r => r.Step));
         Assert.All(rows, r => Assert.InRange(r.TestAccuracy, 0, 1));
@@ -37,7 +37,7 @@ public sealed class TrainCliTests
 
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")));
         var root = summary.RootElement;
-        foreach (var key in new[] { "model", "dataset", "accelerator", "steps", "final_test_accuracy", "best_test_accuracy", "train_images_per_second", "wall_seconds", "config" })
+        foreach (var key in new[] { "model", "dataset", "accelerator", "steps", "final_test_accuracy", "best_test_accuracy", "train_images_per_second", "wall_seconds", "launches_per_step", "host_waits_per_step", "host_waits", "config" })
         {
             Assert.True(root.TryGetProperty(key, out _), $"summary.json lacks {key}");
         }

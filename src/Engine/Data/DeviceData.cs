@@ -74,13 +74,16 @@ public sealed class BatchBuffers : IDisposable
     /// <summary>Device memory held.</summary>
     public long DeviceBytes => input.SizeInBytes + labels.SizeInBytes + mean.SizeInBytes + invStd.SizeInBytes;
 
-    /// <summary>Gathers rows offset .. offset + rows - 1 of <paramref name="split"/>'s order; returns (input, labels).</summary>
-    public (TensorView<float> Input, TensorView<int> Labels) Gather(DeviceSplit split, int offset, int rows)
+    /// <summary>
+    /// Gathers rows offset .. offset + rows - 1 of <paramref name="split"/>'s order, augmented as
+    /// <paramref name="augmentation"/> says (training only); returns (input, labels).
+    /// </summary>
+    public (TensorView<float> Input, TensorView<int> Labels) Gather(DeviceSplit split, int offset, int rows, GatherAugmentation augmentation = default)
     {
         ArgumentNullException.ThrowIfNull(split);
         var x = input.ViewFor(rows);
         var y = labels.ViewFor(rows);
-        kernels.Batching.Gather(x, y, split.Pixels, split.Labels, split.Order, offset, mean.View, invStd.View);
+        kernels.Batching.Gather(x, y, split.Pixels, split.Labels, split.Order, offset, mean.View, invStd.View, augmentation);
         return (x, y);
     }
 

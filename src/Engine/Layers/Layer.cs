@@ -59,7 +59,17 @@ public sealed class Parameter
 /// <param name="BatchCapacity">The largest batch the layer will see.</param>
 /// <param name="NeedsInputGradient">False for the first layer: nothing consumes dInput, so it is not computed.</param>
 /// <param name="Random">The seeded generator for initial values.</param>
-public sealed record LayerContext(KernelLibrary Kernels, int BatchCapacity, bool NeedsInputGradient, Random Random);
+/// <param name="Seed">The model's seed, for random draws during training (dropout).</param>
+/// <param name="Index">The layer's index in its model.</param>
+/// <param name="Clock">The training step the model is in, shared by its layers.</param>
+public sealed record LayerContext(KernelLibrary Kernels, int BatchCapacity, bool NeedsInputGradient, Random Random, int Seed = 0, int Index = 0, StepClock? Clock = null);
+
+/// <summary>The training step a model's next forward pass belongs to (random draws depend on it).</summary>
+public sealed class StepClock
+{
+    /// <summary>The step (1 for the first).</summary>
+    public int Step { get; set; }
+}
 
 /// <summary>How much of a following ReLU a layer takes into its own kernels.</summary>
 public enum ReluFusion

@@ -14,11 +14,13 @@ public sealed class Sequential : IDisposable
     public const int ArenaAlignment = 64;
 
     private readonly List<Layer> layers;
+    private readonly StepClock clock;
     private readonly Tensor<float> parameterArena, gradientArena;
     private readonly Tensor<int> arenaOffsets;
 
-    private Sequential(KernelLibrary kernels, Shape inputShape, int batchCapacity, List<Layer> layers)
+    private Sequential(KernelLibrary kernels, Shape inputShape, int batchCapacity, List<Layer> layers, StepClock clock)
     {
+        this.clock = clock;
         InputShape = inputShape;
         BatchCapacity = batchCapacity;
         this.layers = layers;
@@ -80,6 +82,13 @@ public sealed class Sequential : IDisposable
 
     /// <summary>Every non-trainable saved tensor ("1.running_mean", ...), in order.</summary>
     public IReadOnlyList<(string Name, Tensor<float> Value)> NamedBuffers { get; }
+
+    /// <summary>The training step the next forward pass belongs to (dropout draws depend on it).</summary>
+    public int Step
+    {
+        get => clock.Step;
+        set => clock.Step = value;
+    }
 
     /// <summary>Trainable parameter count.</summary>
     public long ParameterCount => NamedParameters.Sum(p => (long)p.Parameter.Shape.Length);
@@ -145,10 +154,11 @@ public sealed class Sequential : IDisposable
     }
 
     /// <summary>Builds a <see cref="Sequential"/> one layer at a time, tracking the shape.</summary>
-    public sealed class Builder(KernelLibrary kernels, Shape inputShape, int batchCapacity, Random random)
+    public sealed class Builder(KernelLibrary kernels, Shape inputShape, int batchCapacity, Random random, int seed = 0)
     {
         private readonly List<Layer> layers = [];
         private readonly Shape modelInput = inputShape;
+        private readonly StepClock clock = new();
 
         /// <summary>The per-sample shape the next layer receives.</summary>
         public Shape Shape { get; private set; } = inputShape;
@@ -159,7 +169,7 @@ public sealed class Sequential : IDisposable
             ArgumentNullException.ThrowIfNull(create);
             try
             {
-                var context = new LayerContext(kernels, batchCapacity, layers.Count > 0, random);
+                var context = new LayerContext(kernels, batchCapacity, layers.Count > 0, random, seed, layers.Count, clock);
                 var layer = create(context, Shape);
                 layers.Add(layer);
                 Shape = layer.OutputShape;
@@ -194,6 +204,9 @@ public sealed class Sequential : IDisposable
         /// <summary>Appends an <see cref="Layers.AvgPool2d"/> layer.</summary>
         public Builder AvgPool2d(Window window) => Add((c, s) => new AvgPool2d(c, s, window));
 
+        /// <summary>Appends a <see cref="Layers.Dropout"/> layer.</summary>
+        public Builder Dropout(double probability) => Add((c, s) => new Dropout(c, s, probability));
+
         /// <summary>Appends a <see cref="Layers.Flatten"/> layer.</summary>
         public Builder Flatten() => Add((c, s) => new Flatten(c, s));
 
@@ -215,7 +228,7 @@ public sealed class Sequential : IDisposable
                     }
                 }
 
-                return new Sequential(kernels, modelInput, batchCapacity, layers);
+                return new Sequential(kernels, modelInput, batchCapacity, layers, clock);
             }
             catch
             {

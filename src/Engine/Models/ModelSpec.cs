@@ -13,7 +13,8 @@ namespace GpuNet.Engine.Models;
 /// <param name="BatchNorm">Whether an MLP has BatchNorm after each hidden Linear.</param>
 /// <param name="Init">How Linear layers are initialized.</param>
 /// <param name="Width">The VGG's channel multiplier.</param>
-public sealed record ModelSpec(string Model, int[] InputShape, int Classes, int[] Hidden, bool BatchNorm, WeightInit Init, double Width = 1.0)
+/// <param name="Dropout">An MLP's dropout probability between hidden layers (0: no Dropout layers).</param>
+public sealed record ModelSpec(string Model, int[] InputShape, int Classes, int[] Hidden, bool BatchNorm, WeightInit Init, double Width = 1.0, double Dropout = 0)
 {
     /// <summary>The model names accepted.</summary>
     public static readonly IReadOnlyList<string> Names = ["mlp", "mlp-deep", "vgg"];
@@ -46,6 +47,10 @@ public sealed record ModelSpec(string Model, int[] InputShape, int Classes, int[
                     }
 
                     plan.Add(new LayerPlan(LayerKind.Relu));
+                    if (Dropout > 0)
+                    {
+                        plan.Add(new LayerPlan(LayerKind.Dropout));
+                    }
                 }
 
                 plan.Add(new LayerPlan(LayerKind.Linear, Classes));
@@ -76,7 +81,7 @@ public sealed record ModelSpec(string Model, int[] InputShape, int Classes, int[
     /// <summary>Builds the model for batches of up to <paramref name="batchCapacity"/>, initialized from <paramref name="seed"/>.</summary>
     public Sequential Build(KernelLibrary kernels, int batchCapacity, int seed)
     {
-        var builder = new Sequential.Builder(kernels, new Shape(InputShape), batchCapacity, new Random(seed));
+        var builder = new Sequential.Builder(kernels, new Shape(InputShape), batchCapacity, new Random(seed), seed);
         foreach (var layer in Plan())
         {
             _ = layer.Kind switch
@@ -87,6 +92,7 @@ public sealed record ModelSpec(string Model, int[] InputShape, int Classes, int[
                 LayerKind.Conv2d => builder.Conv2d(layer.Size, layer.Window, Init),
                 LayerKind.MaxPool2d => builder.MaxPool2d(layer.Window),
                 LayerKind.AvgPool2d => builder.AvgPool2d(layer.Window),
+                LayerKind.Dropout => builder.Dropout(Dropout),
                 _ => builder.Flatten(),
             };
         }
@@ -112,6 +118,8 @@ public enum LayerKind
     AvgPool2d,
     /// <summary>Flatten to (N, features).</summary>
     Flatten,
+    /// <summary>Inverted dropout (identity at evaluation).</summary>
+    Dropout,
 }
 
 /// <summary>One layer of a model's plan: its kind, its output features or channels, and its window.</summary>

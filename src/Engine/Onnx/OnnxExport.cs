@@ -77,6 +77,9 @@ public static class OnnxExport
                 case LayerKind.Relu:
                     graph.Node.Add(Node("Relu", [current], output));
                     break;
+                case LayerKind.Dropout:
+                    // Evaluation mode: dropout is the identity, so it has no node (its index stays unused, as in PyTorch).
+                    continue;
                 case LayerKind.MaxPool2d or LayerKind.AvgPool2d:
                     // count_include_pad = 1: padding counts as zeros in the average, as GpuNet's kernel does.
                     var attributes = WindowAttributes(layer.Window);

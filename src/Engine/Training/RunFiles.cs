@@ -5,8 +5,11 @@ using System.Text.Json.Nodes;
 
 namespace GpuNet.Engine.Training;
 
-/// <summary>One evaluation: the training loss averaged over the steps since the previous one, and the test results.</summary>
-public sealed record MetricsRow(int Step, double TrainLoss, double TestLoss, double TestAccuracy, double ElapsedSeconds);
+/// <summary>
+/// One evaluation: the training loss averaged over the steps since the previous one, the test results, the time and the
+/// learning rate in force at that step.
+/// </summary>
+public sealed record MetricsRow(int Step, double TrainLoss, double TestLoss, double TestAccuracy, double ElapsedSeconds, double LearningRate = double.NaN);
 
 /// <summary>The files of a run directory: metrics.csv, summary.json and curves.png, each written atomically.</summary>
 public static class RunFiles
@@ -20,7 +23,10 @@ public static class RunFiles
     /// <summary>The trained model's file name.</summary>
     public const string ModelFile = "model.safetensors";
     /// <summary>The header line of metrics.csv.</summary>
-    public const string MetricsHeader = "step,train_loss,test_loss,test_accuracy,elapsed_seconds";
+    public const string MetricsHeader = "step,train_loss,test_loss,test_accuracy,elapsed_seconds,learning_rate";
+
+    /// <summary>The header of metrics.csv before the learning-rate column (still read).</summary>
+    public const string MetricsHeaderWithoutRate = "step,train_loss,test_loss,test_accuracy,elapsed_seconds";
 
     /// <summary>JSON options of every file GpuNet writes: indented, snake_case names.</summary>
     public static readonly JsonSerializerOptions Json = new()
@@ -37,7 +43,7 @@ public static class RunFiles
         var text = new StringBuilder(MetricsHeader).Append('\n');
         foreach (var r in rows ?? [])
         {
-            text.Append(CultureInfo.InvariantCulture, $"{r.Step},{r.TrainLoss:R},{r.TestLoss:R},{r.TestAccuracy:R},{r.ElapsedSeconds:F3}\n");
+            text.Append(CultureInfo.InvariantCulture, $"{r.Step},{r.TrainLoss:R},{r.TestLoss:R},{r.TestAccuracy:R},{r.ElapsedSeconds:F3},{r.LearningRate:R}\n");
         }
 
         return text.ToString();
@@ -48,7 +54,7 @@ public static class RunFiles
     {
         ArgumentNullException.ThrowIfNull(csv);
         var lines = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        if (lines.Length == 0 || lines[0] != MetricsHeader)
+        if (lines.Length == 0 || (lines[0] != MetricsHeader && lines[0] != MetricsHeaderWithoutRate))
         {
             throw new FormatException($"metrics.csv must start with the header '{MetricsHeader}'.");
         }
@@ -61,15 +67,16 @@ public static class RunFiles
                 double.Parse(f[1], CultureInfo.InvariantCulture),
                 double.Parse(f[2], CultureInfo.InvariantCulture),
                 double.Parse(f[3], CultureInfo.InvariantCulture),
-                double.Parse(f[4], CultureInfo.InvariantCulture));
+                double.Parse(f[4], CultureInfo.InvariantCulture),
+                f.Length > 5 ? double.Parse(f[5], CultureInfo.InvariantCulture) : double.NaN);
         }).ToList();
     }
 
-    /// <summary>Writes metrics.csv and curves.png into <paramref name="directory"/>.</summary>
-    public static void WriteProgress(string directory, IReadOnlyList<MetricsRow> rows, string title)
+    /// <summary>Writes metrics.csv and curves.png (with <paramref name="legendNote"/>, e.g. the schedule, in its legend) into <paramref name="directory"/>.</summary>
+    public static void WriteProgress(string directory, IReadOnlyList<MetricsRow> rows, string title, string? legendNote = null)
     {
         AtomicFile.WriteAllText(Path.Combine(directory, MetricsFile), MetricsCsv(rows));
-        AtomicFile.WriteAllBytes(Path.Combine(directory, CurvesFile), Curves.Render(rows, title));
+        AtomicFile.WriteAllBytes(Path.Combine(directory, CurvesFile), Curves.Render(rows, title, legendNote));
     }
 
     /// <summary>Writes summary.json into <paramref name="directory"/>.</summary>
@@ -85,8 +92,8 @@ public static class Curves
     /// <summary>The plot's height in pixels.</summary>
     public const int Height = 600;
 
-    /// <summary>Renders the figure as PNG bytes.</summary>
-    public static byte[] Render(IReadOnlyList<MetricsRow> rows, string title)
+    /// <summary>Renders the figure as PNG bytes; <paramref name="legendNote"/> (the learning-rate schedule) is a line of the legend.</summary>
+    public static byte[] Render(IReadOnlyList<MetricsRow> rows, string title, string? legendNote = null)
     {
         ArgumentNullException.ThrowIfNull(rows);
         var plot = new ScottPlot.Plot();
@@ -101,6 +108,11 @@ public static class Curves
         plot.Axes.Bottom.Label.Text = "step";
         plot.Axes.Left.Label.Text = "cross-entropy loss";
         plot.Axes.Right.Label.Text = "test accuracy";
+        if (legendNote is not null)
+        {
+            plot.Legend.ManualItems.Add(new ScottPlot.LegendItem { LabelText = legendNote });
+        }
+
         plot.Title(title);
         plot.ShowLegend(ScottPlot.Alignment.UpperCenter);
         return plot.GetImageBytes(Width, Height, ScottPlot.ImageFormat.Png);

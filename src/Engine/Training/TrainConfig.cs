@@ -1,6 +1,7 @@
 using GpuNet.Engine.Data;
 using GpuNet.Engine.Layers;
 using GpuNet.Engine.Models;
+using GpuNet.Engine.Optim;
 
 namespace GpuNet.Engine.Training;
 
@@ -12,6 +13,16 @@ public enum NanPolicy
 
     /// <summary>Discard the step's gradients and go on.</summary>
     Skip,
+}
+
+/// <summary>A random transformation applied to each training image inside the batch gather.</summary>
+public enum Augmentation
+{
+    /// <summary>Mirror left to right with probability 0.5.</summary>
+    Flip,
+
+    /// <summary>Zero-pad by <see cref="TrainConfig.CropPadding"/> pixels, then crop back to the input size at a random offset.</summary>
+    Crop,
 }
 
 /// <summary>A training run's full configuration, every default resolved.</summary>
@@ -49,6 +60,30 @@ public sealed record TrainConfig
 
     /// <summary>L2 weight decay, added to the gradient.</summary>
     public double WeightDecay { get; init; }
+
+    /// <summary>How the learning rate changes over the run.</summary>
+    public LearningRateKind LrSchedule { get; init; } = LearningRateKind.Constant;
+
+    /// <summary>Steps of linear warm-up from 0 (0: none).</summary>
+    public int WarmupSteps { get; init; }
+
+    /// <summary>For the step schedule: steps between decays.</summary>
+    public int LrStepEvery { get; init; } = 1000;
+
+    /// <summary>For the step schedule: the factor of each decay.</summary>
+    public double LrStepFactor { get; init; } = 0.1;
+
+    /// <summary>Random transformations of the training images (none by default; never at evaluation).</summary>
+    public Augmentation[] Augment { get; init; } = [];
+
+    /// <summary>The zero padding of <see cref="Augmentation.Crop"/>: 2 or 4 pixels.</summary>
+    public int CropPadding { get; init; } = 4;
+
+    /// <summary>MLPs: the probability of zeroing a hidden activation in training (inverted dropout; 0: none).</summary>
+    public double Dropout { get; init; }
+
+    /// <summary>The label smoothing of the training loss (PyTorch's CrossEntropyLoss(label_smoothing)); the test loss is plain.</summary>
+    public double LabelSmoothing { get; init; }
 
     /// <summary>Training batch size (also the evaluation batch).</summary>
     public int BatchSize { get; init; } = 200;
@@ -169,6 +204,36 @@ public sealed record TrainConfig
             throw new ConfigurationException("--batch-norm applies to mlp and mlp-deep; the vgg always has BatchNorm after each convolution.");
         }
 
+        if (WarmupSteps < 0 || LrStepEvery < 1 || !(LrStepFactor > 0) || double.IsInfinity(LrStepFactor))
+        {
+            throw new ConfigurationException($"--warmup-steps must be zero or positive, --lr-step-every at least 1 and --lr-step-factor positive, got {WarmupSteps}, {LrStepEvery} and {LrStepFactor}.");
+        }
+
+        if (CropPadding is not (2 or 4))
+        {
+            throw new ConfigurationException($"--crop-padding must be 2 or 4, got {CropPadding}.");
+        }
+
+        if (Augment.Distinct().Count() != Augment.Length)
+        {
+            throw new ConfigurationException($"--augment names a transformation twice: {string.Join(",", Augment)}.");
+        }
+
+        if (!(Dropout >= 0 && Dropout < 1))
+        {
+            throw new ConfigurationException($"--dropout must be in [0, 1), got {Dropout}.");
+        }
+
+        if (Dropout > 0 && Model == "vgg")
+        {
+            throw new ConfigurationException("--dropout applies to mlp and mlp-deep (between the hidden layers).");
+        }
+
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1))
+        {
+            throw new ConfigurationException($"--label-smoothing must be in [0, 1), got {LabelSmoothing}.");
+        }
+
         if ((BatchNorm || Model == "vgg") && BatchSize < 2)
         {
             throw new ConfigurationException("--batch-norm needs --batch-size of at least 2 (batch statistics of one sample are undefined).");
@@ -176,5 +241,8 @@ public sealed record TrainConfig
     }
 
     /// <summary>The architecture this configuration trains, for data of <paramref name="inputShape"/> and <paramref name="classes"/>.</summary>
-    public ModelSpec Architecture(int[] inputShape, int classes) => new(Model, inputShape, classes, Hidden, BatchNorm, Init, Width);
+    public ModelSpec Architecture(int[] inputShape, int classes) => new(Model, inputShape, classes, Hidden, BatchNorm, Init, Width, Dropout);
+
+    /// <summary>The learning rate of every step.</summary>
+    public LearningRateSchedule Schedule => new(LrSchedule, LearningRate, Steps, WarmupSteps, LrStepEvery, LrStepFactor);
 }

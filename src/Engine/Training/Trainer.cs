@@ -152,9 +152,16 @@ public sealed class TrainingSession : IDisposable
             TestTotals = Own(new LossTotals(kernels, device.Reads));
             Evaluator = new Evaluator(Model, Loss, Batches, Test, TestTotals);
             Sampler = new EpochSampler(data.Train.Count, config.BatchSize, config.Seed + 1);
-            int ringSize = Math.Min(config.EvalEvery, config.Steps);
-            var action = config.OnNan == NanPolicy.Skip ? NonFiniteAction.Skip : NonFiniteAction.Stop;
-            Step = Own(new TrainingStep(kernels, Model, Loss, Optimizer, Batches, Train, Sampler, config.BatchSize, ringSize, action));
+            var settings = new StepSettings(
+                config.BatchSize,
+                Math.Min(config.EvalEvery, config.Steps),
+                config.OnNan == NanPolicy.Skip ? NonFiniteAction.Skip : NonFiniteAction.Stop,
+                config.Schedule,
+                config.Seed,
+                config.Augment.Contains(Augmentation.Flip),
+                config.Augment.Contains(Augmentation.Crop) ? config.CropPadding : 0,
+                (float)config.LabelSmoothing);
+            Step = Own(new TrainingStep(kernels, Model, Loss, Optimizer, Batches, Train, Sampler, settings));
         }
         catch
         {
@@ -312,7 +319,7 @@ internal sealed class TrainingLoop
         {
             trainClock.Start();
             long launches = policy.Launches, waits = device.Reads.Count;
-            session.Step.Run(step, (float)config.LearningRate);
+            session.Step.Run(step);
             launchesInSteps += policy.Launches - launches;
             waitsInSteps += device.Reads.Count - waits;
             trainImages += config.BatchSize;
@@ -339,7 +346,7 @@ internal sealed class TrainingLoop
 
             if (stopping)
             {
-                RunFiles.WriteProgress(outDir, rows, title);
+                RunFiles.WriteProgress(outDir, rows, title, config.Schedule.Describe());
                 throw new OperationCanceledException(
                     string.Create(CultureInfo.InvariantCulture, $"Interrupted after step {step}; resume with: gpunet train --resume {outDir}"), cancel);
             }
@@ -375,9 +382,9 @@ internal sealed class TrainingLoop
     private void Evaluate(int step)
     {
         var (testLoss, testAccuracy) = session.Evaluator.Evaluate();
-        var row = new MetricsRow(step, monitor.TakeLoss(), testLoss, testAccuracy, Elapsed);
+        var row = new MetricsRow(step, monitor.TakeLoss(), testLoss, testAccuracy, Elapsed, config.Schedule.At(step));
         rows.Add(row);
-        RunFiles.WriteProgress(outDir, rows, title);
+        RunFiles.WriteProgress(outDir, rows, title, config.Schedule.Describe());
         observer?.Evaluated(row, config.Steps);
     }
 

@@ -10,6 +10,25 @@ using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Training;
 
+/// <summary>What a training step does besides forward, backward and the update.</summary>
+/// <param name="BatchSize">Rows gathered per step.</param>
+/// <param name="RingSize">Steps of losses the device keeps between reads (the host must read at least that often).</param>
+/// <param name="Action">What a step with a non-finite loss or gradient does.</param>
+/// <param name="Seed">The run's seed (augmentation draws).</param>
+/// <param name="Flip">Mirror training images left to right with probability 0.5.</param>
+/// <param name="CropPadding">Random crops from images zero-padded by this many pixels (0: none).</param>
+/// <param name="LabelSmoothing">The training loss's label smoothing.</param>
+/// <param name="Schedule">The learning rate of each step.</param>
+public sealed record StepSettings(
+    int BatchSize,
+    int RingSize,
+    NonFiniteAction Action,
+    LearningRateSchedule Schedule,
+    int Seed = 0,
+    bool Flip = false,
+    int CropPadding = 0,
+    float LabelSmoothing = 0f);
+
 /// <summary>A training step's launches and the device-side record of every step since the host last read it.</summary>
 public sealed class TrainingStep : IDisposable
 {
@@ -20,13 +39,9 @@ public sealed class TrainingStep : IDisposable
     private readonly BatchBuffers batches;
     private readonly DeviceSplit train;
     private readonly EpochSampler sampler;
-    private readonly int batchSize;
-    private readonly NonFiniteAction action;
+    private readonly StepSettings settings;
 
-    /// <summary>
-    /// Binds a step to its model, loss, optimizer and data; <paramref name="ringSize"/> steps of losses are kept on the
-    /// device between reads (the host must read at least that often).
-    /// </summary>
+    /// <summary>Binds a step to its model, loss, optimizer and data.</summary>
     public TrainingStep(
         KernelLibrary kernels,
         Sequential model,
@@ -35,13 +50,12 @@ public sealed class TrainingStep : IDisposable
         BatchBuffers batches,
         DeviceSplit train,
         EpochSampler sampler,
-        int batchSize,
-        int ringSize,
-        NonFiniteAction action)
+        StepSettings settings)
     {
         ArgumentNullException.ThrowIfNull(kernels);
         ArgumentNullException.ThrowIfNull(model);
-        ArgumentOutOfRangeException.ThrowIfLessThan(ringSize, 1);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentOutOfRangeException.ThrowIfLessThan(settings.RingSize, 1);
         this.kernels = kernels;
         this.model = model;
         this.loss = loss;
@@ -49,8 +63,8 @@ public sealed class TrainingStep : IDisposable
         this.batches = batches;
         this.train = train;
         this.sampler = sampler;
-        this.batchSize = batchSize;
-        this.action = action;
+        this.settings = settings;
+        int ringSize = settings.RingSize;
         RingSize = ringSize;
         Status = new Tensor<int>(kernels.Accelerator, new Shape(StepStatus.Length(model.NamedParameters.Count)));
         Losses = new Tensor<float>(kernels.Accelerator, new Shape(ringSize));
@@ -91,8 +105,11 @@ public sealed class TrainingStep : IDisposable
         BadMarks.Upload(new int[RingSize]);
     }
 
-    /// <summary>Enqueues step <paramref name="step"/> with learning rate <paramref name="learningRate"/>; waits for nothing.</summary>
-    public void Run(int step, float learningRate)
+    /// <summary>The settings it runs with.</summary>
+    public StepSettings Settings => settings;
+
+    /// <summary>Enqueues step <paramref name="step"/>; waits for nothing.</summary>
+    public void Run(int step)
     {
         int offset = sampler.Next(out bool reshuffled);
         if (reshuffled)
@@ -100,14 +117,17 @@ public sealed class TrainingStep : IDisposable
             train.SetOrder(sampler.Permutation);
         }
 
-        var (input, labels) = batches.Gather(train, offset, batchSize);
+        var augmentation = new GatherAugmentation(settings.Flip, settings.CropPadding, settings.Seed, step, 0);
+        var (input, labels) = batches.Gather(train, offset, settings.BatchSize, augmentation);
+        model.Step = step;
         int slot = Slot(step);
         var lossSlot = Losses.View.Slice(slot, new Shape(1));
-        var dLogits = loss.Compute(model.Forward(input, training: true), labels, lossSlot, Correct.View.Slice(slot, new Shape(1)), accumulate: false);
+        var dLogits = loss.Compute(
+            model.Forward(input, training: true), labels, lossSlot, Correct.View.Slice(slot, new Shape(1)), accumulate: false, labelSmoothing: settings.LabelSmoothing);
         model.Backward(dLogits);
         kernels.Optimizers.CheckFinite(
-            Status.View, model.GradientArena, model.ArenaOffsetsOnDevice, lossSlot, BadMarks.View.Slice(slot, new Shape(1)), step, action);
-        optimizer.Step(step, learningRate, Status.View, action);
+            Status.View, model.GradientArena, model.ArenaOffsetsOnDevice, lossSlot, BadMarks.View.Slice(slot, new Shape(1)), step, settings.Action);
+        optimizer.Step(step, (float)settings.Schedule.At(step), Status.View, settings.Action);
     }
 
     /// <inheritdoc/>
