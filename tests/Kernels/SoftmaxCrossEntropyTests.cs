@@ -56,6 +56,52 @@ public sealed class SoftmaxCrossEntropyTests
         Assert.All(buffers.Read(dLogits), g => Assert.True(float.IsFinite(g)));
     });
 
+    /// <summary>PyTorch's CrossEntropyLoss(label_smoothing=e): (1 - e) * nll + e * mean over classes of -log p.</summary>
+    private static double SmoothedLoss(double[] logits, int[] labels, int classes, double smoothing)
+    {
+        var (losses, _, probabilities) = Reference.SoftmaxCrossEntropy(logits, labels, classes);
+        double total = 0;
+        for (int r = 0; r < labels.Length; r++)
+        {
+            double uniform = 0;
+            for (int j = 0; j < classes; j++)
+            {
+                uniform -= Math.Log(probabilities[(r * classes) + j]);
+            }
+
+            total += ((1 - smoothing) * losses[r]) + (smoothing * uniform / classes);
+        }
+
+        return total;
+    }
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void LabelSmoothingMatchesPyTorchsDefinitionAndFiniteDifferences(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    {
+        var random = new Random(41);
+        foreach (var (rows, classes, smoothing) in new[] { (1, 1, 0.1), (3, 4, 0.1), (5, 10, 0.3), (200, 10, 0.05) })
+        {
+            string what = $"label smoothing {smoothing} ({rows}, {classes}) on {accelerator}";
+            var logits = Numerics.Normal(random, rows * classes, 3.0);
+            var labels = Enumerable.Range(0, rows).Select(_ => random.Next(classes)).ToArray();
+            var dLogits = buffers.Garbage(rows, classes);
+            var lossSum = buffers.Garbage(1);
+            library.SoftmaxCrossEntropy.Compute(
+                dLogits, lossSum, buffers.IntGarbage(1), buffers.Upload(logits, rows, classes), buffers.Upload(labels, rows), labelSmoothing: (float)smoothing);
+            var z = Numerics.ToDouble(logits);
+            Numerics.AssertClose(new[] { SmoothedLoss(z, labels, classes, smoothing) }, buffers.Read(lossSum), 1e-4, 1e-5, what + " loss sum");
+            var (_, _, probabilities) = Reference.SoftmaxCrossEntropy(z, labels, classes);
+            var expected = probabilities.Select((q, i) => (q - ((labels[i / classes] == i % classes ? 1 - smoothing : 0) + (smoothing / classes))) / rows).ToArray();
+            Numerics.AssertClose(expected, buffers.Read(dLogits), 1e-6, 1e-4, what + " dLogits");
+            if (rows * classes <= 50)
+            {
+                var fd = Reference.Gradient(x => SmoothedLoss(x, labels, classes, smoothing) / rows, z);
+                Numerics.AssertClose(fd, buffers.Read(dLogits), 1e-6, 1e-4, what + " dLogits vs finite differences");
+            }
+        }
+    });
+
     [Fact]
     public void LabelOutOfRangeGivesNaNLoss() => Support.Accelerators.Run("cpu", (library, buffers) =>
     {
