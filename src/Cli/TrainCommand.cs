@@ -41,12 +41,22 @@ internal static class TrainCommand
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write checkpoint.safetensors every N steps (default: at every evaluation), and always at the end and on an interrupt." };
         var onNan = new Option<string>("--on-nan") { Description = "On a non-finite loss or gradient: stop (default; keeps the last good checkpoint) or skip the step.", DefaultValueFactory = _ => "stop" };
         onNan.AcceptOnlyFromAmong("stop", "skip");
+        var lrSchedule = new Option<string?>("--lr-schedule") { Description = "constant (default), cosine (half a cosine to 0 over the steps after warm-up) or step (times --lr-step-factor every --lr-step-every steps)." };
+        lrSchedule.AcceptOnlyFromAmong("constant", "cosine", "step");
+        var warmup = new Option<int?>("--warmup-steps") { Description = "Raise the learning rate linearly from 0 over the first N steps (default 0)." };
+        var lrStepEvery = new Option<int?>("--lr-step-every") { Description = "step schedule: steps between decays (default 1000)." };
+        var lrStepFactor = new Option<double?>("--lr-step-factor") { Description = "step schedule: the factor of each decay (default 0.1)." };
+        var augment = new Option<string?>("--augment") { Description = "Training-image augmentation on the device: flip (mirror, p = 0.5), crop (zero-pad, random crop back), or flip,crop. Off by default; never at evaluation." };
+        var cropPadding = new Option<int?>("--crop-padding") { Description = "crop augmentation: zero padding of 2 or 4 pixels (default 4)." };
+        var dropout = new Option<double?>("--dropout") { Description = "mlp, mlp-deep: inverted dropout with probability P after each hidden ReLU (default 0: none)." };
+        var labelSmoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing E of the training loss, as PyTorch's CrossEntropyLoss(label_smoothing=E) (default 0); the test loss stays plain cross-entropy." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in DIR from its checkpoint.safetensors (its configuration is the checkpoint's; --accelerator may change)." };
 
         var command = new Command("train", "Train a model and write metrics.csv, summary.json, curves.png and model.safetensors.")
         {
             model, dataset, dataDir, hidden, width, optimizer, lr, momentum, weightDecay, batchSize, steps, evalEvery, batchNorm, init,
-            normalize, seed, accelerator, outDir, force, checkpointEvery, onNan, resume, Program.VerboseOption(),
+            normalize, lrSchedule, warmup, lrStepEvery, lrStepFactor, augment, cropPadding, dropout, labelSmoothing, seed, accelerator,
+            outDir, force, checkpointEvery, onNan, resume, Program.VerboseOption(),
         };
         command.SetAction(parse =>
         {
@@ -95,7 +105,30 @@ internal static class TrainCommand
                 Accelerator = Program.ParseAccelerator(parse.GetValue(accelerator)),
                 CheckpointEvery = parse.GetValue(checkpointEvery) ?? parse.GetValue(evalEvery) ?? defaults.EvalEvery,
                 OnNan = parse.GetValue(onNan) == "skip" ? NanPolicy.Skip : NanPolicy.Stop,
+                LrSchedule = parse.GetValue(lrSchedule) switch
+                {
+                    "cosine" => GpuNet.Engine.Optim.LearningRateKind.Cosine,
+                    "step" => GpuNet.Engine.Optim.LearningRateKind.Step,
+                    _ => defaults.LrSchedule,
+                },
+                WarmupSteps = parse.GetValue(warmup) ?? defaults.WarmupSteps,
+                LrStepEvery = parse.GetValue(lrStepEvery) ?? defaults.LrStepEvery,
+                LrStepFactor = parse.GetValue(lrStepFactor) ?? defaults.LrStepFactor,
+                Augment = ParseAugment(parse.GetValue(augment)),
+                CropPadding = parse.GetValue(cropPadding) ?? defaults.CropPadding,
+                Dropout = parse.GetValue(dropout) ?? defaults.Dropout,
+                LabelSmoothing = parse.GetValue(labelSmoothing) ?? defaults.LabelSmoothing,
             };
+            if (parse.GetResult(cropPadding) is not null && !config.Augment.Contains(Augmentation.Crop))
+            {
+                throw new ConfigurationException("--crop-padding applies with --augment crop.");
+            }
+
+            if ((parse.GetResult(lrStepEvery) is not null || parse.GetResult(lrStepFactor) is not null) && config.LrSchedule != GpuNet.Engine.Optim.LearningRateKind.Step)
+            {
+                throw new ConfigurationException("--lr-step-every and --lr-step-factor apply with --lr-schedule step.");
+            }
+
             if (config.Model != "mlp" && config.Model != "mlp-deep" && parse.GetResult(hidden) is not null)
             {
                 throw new ConfigurationException("--hidden applies to mlp and mlp-deep only.");
@@ -183,6 +216,33 @@ internal static class TrainCommand
         {
             throw new GpuNetException($"{directory}: cannot write the run directory ({e.Message}).", e);
         }
+    }
+
+    /// <summary>--augment flip, crop or flip,crop (in any order).</summary>
+    internal static Augmentation[] ParseAugment(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return [];
+        }
+
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var result = new List<Augmentation>();
+        foreach (string part in parts)
+        {
+            var augmentation = part switch
+            {
+                "flip" => Augmentation.Flip,
+                "crop" => Augmentation.Crop,
+                _ => throw new ConfigurationException($"--augment takes flip, crop or flip,crop; '{part}' is not one of them."),
+            };
+            if (!result.Contains(augmentation))
+            {
+                result.Add(augmentation);
+            }
+        }
+
+        return [.. result];
     }
 
     private static int[]? ParseWidths(ArgumentResult result)
