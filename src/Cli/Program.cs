@@ -29,6 +29,7 @@ public static class Program
         root.Subcommands.Add(PictureCommands.Data(output));
         root.Subcommands.Add(PictureCommands.Compare(output));
         root.Subcommands.Add(ExportCommand.Create(output));
+        root.Subcommands.Add(PredictCommand.Create(output, error));
         foreach (var option in root.Options)
         {
             if (option is VersionOption version)

@@ -131,3 +131,25 @@ public sealed class Tensor<T> : IDisposable
 
     private static long Bytes(Shape shape) => (long)shape.Length * Marshal.SizeOf<T>();
 }
+
+/// <summary>Copies between device views and host memory, pinning the host side while ILGPU copies.</summary>
+public static class DeviceCopy
+{
+    /// <summary>Copies the first <c>destination.Length</c> elements of <paramref name="view"/> to <paramref name="destination"/>; waits for the device.</summary>
+    public static unsafe void CopyToHost<T>(TensorView<T> view, Span<T> destination)
+        where T : unmanaged
+    {
+        if (destination.Length > view.Length)
+        {
+            throw new ArgumentException($"A view of shape {view.Shape} holds {view.Length} values; {destination.Length} were asked for.", nameof(destination));
+        }
+
+        if (destination.Length > 0)
+        {
+            fixed (T* target = destination)
+            {
+                view.Data.SubView(0, destination.Length).CopyToCPU(ref *target, destination.Length);
+            }
+        }
+    }
+}

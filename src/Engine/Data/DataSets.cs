@@ -16,6 +16,18 @@ public static class DataSets
     private static readonly string[] CifarClasses =
         ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
+    /// <summary>The class names of data set <paramref name="name"/>, without loading it (null for an unknown name).</summary>
+    public static IReadOnlyList<string>? ClassNames(string name) => name switch
+    {
+        "fashion-mnist" => FashionClasses,
+        "mnist" => DigitClasses,
+        "cifar10" => CifarClasses,
+        _ => null,
+    };
+
+    /// <summary>Whether the data set's images are light objects on a dark background (Fashion-MNIST, MNIST).</summary>
+    public static bool LightOnDark(string name) => name is "fashion-mnist" or "mnist";
+
     /// <summary>Where the embedded Fashion-MNIST lies: data/fashion-mnist beside the program.</summary>
     public static string EmbeddedFashionMnist => Path.Combine(AppContext.BaseDirectory, "data", "fashion-mnist");
 

@@ -90,6 +90,108 @@ public static class Pictures
         return text.ToString();
     }
 
+    /// <summary>The file name of test image <paramref name="index"/>: NNNNN_labelK_class.png, the class name made file-safe.</summary>
+    public static string ExportName(int index, int label, string className)
+    {
+        var safe = new StringBuilder();
+        foreach (char ch in className)
+        {
+            safe.Append(char.IsAsciiLetterOrDigit(ch) || ch == '-' ? ch : '-');
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"{index:D5}_label{label}_{safe}.png");
+    }
+
+    /// <summary>Settings that never change what a run computes, left out of run names.</summary>
+    private static readonly HashSet<string> Incidental = ["accelerator", "data_dir", "checkpoint_every", "eval_every", "on_nan"];
+
+    /// <summary>
+    /// Names each run by its model, its learning rate and every other setting in which the runs differ, where its value
+    /// is not the model's default ("mlp-deep, lr 2e-4" against "mlp-deep, lr 2e-4, cosine, dropout 0.2"); runs that
+    /// would share a name keep their directory's name after it.
+    /// </summary>
+    public static List<RunRecord> NameByDifferences(IReadOnlyList<RunRecord> runs)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        var configs = runs.Select(r => r.Summary.TryGetProperty("config", out var c) && c.ValueKind == JsonValueKind.Object ? c : default).ToList();
+        var keys = new List<string>();
+        foreach (var config in configs.Where(c => c.ValueKind == JsonValueKind.Object))
+        {
+            foreach (var property in config.EnumerateObject())
+            {
+                if (!keys.Contains(property.Name) && property.Name is not ("model" or "learning_rate") && !Incidental.Contains(property.Name))
+                {
+                    keys.Add(property.Name);
+                }
+            }
+        }
+
+        string Raw(JsonElement config, string key) =>
+            config.ValueKind == JsonValueKind.Object && config.TryGetProperty(key, out var v) ? v.GetRawText() : "";
+        var differing = keys.Where(k => configs.Select(c => Raw(c, k)).Distinct().Count() > 1).ToList();
+        var names = new List<string>();
+        for (int i = 0; i < runs.Count; i++)
+        {
+            var config = configs[i];
+            string model = runs[i].Setting("model");
+            var parts = new List<string> { model.Length > 0 ? model : runs[i].Name };
+            if (config.ValueKind == JsonValueKind.Object && config.TryGetProperty("learning_rate", out var lr) && lr.ValueKind == JsonValueKind.Number)
+            {
+                parts.Add($"lr {Compact(lr.GetDouble())}");
+            }
+
+            JsonElement defaults = default;
+            try
+            {
+                defaults = JsonSerializer.SerializeToElement(TrainConfig.DefaultsFor(model), RunFiles.Json);
+            }
+            catch (ConfigurationException)
+            {
+            }
+
+            foreach (string key in differing)
+            {
+                if (config.ValueKind == JsonValueKind.Object && config.TryGetProperty(key, out var value) && Raw(defaults, key) != value.GetRawText())
+                {
+                    parts.Add(Describe(key, value));
+                }
+            }
+
+            names.Add(string.Join(", ", parts.Where(p => p.Length > 0)));
+        }
+
+        return runs.Select((r, i) => r with { Name = names.Count(n => n == names[i]) > 1 ? $"{names[i]} ({r.Name})" : names[i] }).ToList();
+    }
+
+    /// <summary>A setting as a run's name shows it.</summary>
+    private static string Describe(string key, JsonElement value)
+    {
+        string text = value.ValueKind switch
+        {
+            JsonValueKind.Number => Compact(value.GetDouble()),
+            JsonValueKind.Array => string.Join(value.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number) ? "-" : "+", value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number ? Compact(e.GetDouble()) : e.ToString())),
+            JsonValueKind.True => "",
+            JsonValueKind.False => "no",
+            _ => value.ToString(),
+        };
+        return key switch
+        {
+            "lr_schedule" or "optimizer" or "init" or "dataset" => text,
+            "batch_norm" => text.Length == 0 ? "batch norm" : "no batch norm",
+            "steps" => $"{text} steps",
+            "batch_size" => $"batch {text}",
+            "label_smoothing" => $"smoothing {text}",
+            "warmup_steps" => $"warm-up {text}",
+            "weight_decay" => $"weight decay {text}",
+            "augment" => text.Length == 0 ? "no augmentation" : text,
+            _ => $"{key.Replace('_', ' ')} {text}".TrimEnd(),
+        };
+    }
+
+    /// <summary>A number as short as it reads: 2e-4, 0.2, 400.</summary>
+    private static string Compact(double value) =>
+        value != 0 && Math.Abs(value) < 0.01 ? value.ToString("0.###e-0", CultureInfo.InvariantCulture) : value.ToString("G6", CultureInfo.InvariantCulture);
+
     /// <summary>Pixels per image side in the preview grid, and the caption height under each.</summary>
     public const int Cell = 84;
     /// <summary>Pixels under each preview image for its class name.</summary>
@@ -97,9 +199,10 @@ public static class Pictures
 
     /// <summary>
     /// A grid of <paramref name="count"/> training images (drawn with a seeded generator) with their class names, to
-    /// check that a data set loads as intended: channel order, orientation, labels. Returns the PNG and the labels drawn.
+    /// check that a data set loads as intended: channel order, orientation, labels; with <paramref name="augmentation"/>,
+    /// each image as the batch gather would augment it in row i of a batch. Returns the PNG and the labels drawn.
     /// </summary>
-    public static (byte[] Png, IReadOnlyList<int> Labels) PreviewGrid(Dataset data, int count, int columns, int seed)
+    public static (byte[] Png, IReadOnlyList<int> Labels) PreviewGrid(Dataset data, int count, int columns, int seed, GpuNet.Kernels.GatherAugmentation augmentation = default)
     {
         ArgumentNullException.ThrowIfNull(data);
         count = Math.Clamp(count, 1, data.Train.Count);
@@ -119,14 +222,20 @@ public static class Pictures
             int n = picks[i], x0 = (i % columns) * Cell, y0 = (i / columns) * (Cell + Caption);
             var pixels = data.Train.Pixels.AsSpan(n * size, size);
             using var image = new SKBitmap(width, height);
+            uint key = augmentation.Key;
             for (int h = 0; h < height; h++)
             {
                 for (int w = 0; w < width; w++)
                 {
-                    // Planes are C, H, W: one gray plane, or R, G and B planes.
-                    byte r = pixels[(h * width) + w];
-                    byte g = channels >= 3 ? pixels[(height * width) + (h * width) + w] : r;
-                    byte b = channels >= 3 ? pixels[(2 * height * width) + (h * width) + w] : r;
+                    // Planes are C, H, W: one gray plane, or R, G and B planes; an augmented pixel comes from (sh, sw),
+                    // padding is black.
+                    int sh = h, sw = w;
+                    bool inside = !augmentation.Active || GpuNet.Kernels.GatherAugmentation.Source(
+                        key, augmentation.FirstRow + i, h, w, height, width, augmentation.Flip ? 1 : 0, augmentation.CropPadding, out sh, out sw);
+                    int p = (sh * width) + sw;
+                    byte r = inside ? pixels[p] : (byte)0;
+                    byte g = inside && channels >= 3 ? pixels[(height * width) + p] : r;
+                    byte b = inside && channels >= 3 ? pixels[(2 * height * width) + p] : r;
                     image.SetPixel(w, h, new SKColor(r, g, b));
                 }
             }
