@@ -244,5 +244,6 @@ public sealed record TrainConfig
     public ModelSpec Architecture(int[] inputShape, int classes) => new(Model, inputShape, classes, Hidden, BatchNorm, Init, Width, Dropout);
 
     /// <summary>The learning rate of every step.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public LearningRateSchedule Schedule => new(LrSchedule, LearningRate, Steps, WarmupSteps, LrStepEvery, LrStepFactor);
 }
