@@ -13,7 +13,12 @@ public static class Program
     /// <summary>Exit code for a usage error (unknown, bad or conflicting options).</summary>
     public const int UsageError = 2;
 
-    public static int Main(string[] args) => Run(args, Console.Out, Console.Error, interactive: !Console.IsOutputRedirected);
+    public static int Main(string[] args)
+    {
+        // A kernel that reads outside its buffers on the CPU accelerator becomes an error exit, not an abort.
+        GpuNet.Kernels.KernelFaults.Install();
+        return Run(args, Console.Out, Console.Error, interactive: !Console.IsOutputRedirected);
+    }
 
     /// <summary>Runs the command line with <paramref name="args"/>, writing to the given streams; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error, bool interactive = false)

@@ -152,7 +152,7 @@ public sealed class Device : IDisposable
     }
 
     /// <summary>Waits until every launched kernel has finished.</summary>
-    public void Synchronize() => Accelerator.Synchronize();
+    public void Synchronize() => Kernels.Synchronize();
 
     /// <inheritdoc/>
     public void Dispose()

@@ -19,7 +19,7 @@ public sealed class KernelLibrary
     private KernelLibrary(Accelerator accelerator, DeviceProfile profile, bool record)
     {
         Accelerator = accelerator;
-        Policy = new LaunchPolicy(profile, record);
+        Policy = new LaunchPolicy(profile, record, InstanceOf(accelerator));
         Gemm = new Gemm(accelerator, Policy);
         Elementwise = new Elementwise(accelerator, Policy);
         Convolution = new Convolution(accelerator, Policy, Gemm, Elementwise);
@@ -40,6 +40,17 @@ public sealed class KernelLibrary
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(profile);
         return new KernelLibrary(host, profile, record: true);
+    }
+
+    /// <summary>
+    /// ILGPU's instance number of <paramref name="accelerator"/>, which names its CPU worker threads (ILGPU_{n}_CPU_...);
+    /// the property is internal to ILGPU 1.5.3, hence reflection. -1 when it cannot be read (faults then go unattributed).
+    /// </summary>
+    private static long InstanceOf(Accelerator accelerator)
+    {
+        const System.Reflection.BindingFlags Any = System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic;
+        var id = typeof(Accelerator).GetProperty("InstanceId", Any)?.GetValue(accelerator);
+        return id?.GetType().GetProperty("Value", Any)?.GetValue(id) is long value ? value : -1;
     }
 
     /// <summary>The accelerator the kernels run on (for a plan: where its tensors live).</summary>
@@ -72,8 +83,12 @@ public sealed class KernelLibrary
     /// <summary>Batch gathering and preprocessing.</summary>
     public Batching Batching { get; }
 
-    /// <summary>Waits until every launched kernel has finished.</summary>
-    public void Synchronize() => Accelerator.Synchronize();
+    /// <summary>Waits until every launched kernel has finished; throws if one failed a bounds check on the CPU accelerator.</summary>
+    public void Synchronize()
+    {
+        Accelerator.Synchronize();
+        Policy.CheckFaults();
+    }
 }
 
 /// <summary>How every ILGPU context that runs GpuNet's kernels is configured.</summary>

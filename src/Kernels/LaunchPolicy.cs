@@ -92,9 +92,14 @@ public sealed class LaunchPolicy
     private readonly int gpuMaxGroups;
     private readonly List<LaunchRecord>? records;
     private long launches;
+    private readonly long acceleratorInstance;
+    private long faultsSeen;
+    private string? lastKernel;
 
-    internal LaunchPolicy(DeviceProfile profile, bool record = false)
+    internal LaunchPolicy(DeviceProfile profile, bool record = false, long acceleratorInstance = -1)
     {
+        this.acceleratorInstance = acceleratorInstance;
+        faultsSeen = KernelFaults.Count(acceleratorInstance);
         Profile = profile;
         IsCpu = profile.IsCpu;
         if (IsCpu)
@@ -140,6 +145,8 @@ public sealed class LaunchPolicy
     /// </summary>
     internal bool Launch(string kernel, KernelConfig config, int sharedMemoryBytes = 0, GemmShape? gemm = null)
     {
+        CheckFaults();
+        lastKernel = kernel;
         Interlocked.Increment(ref launches);
         if (records is null)
         {
@@ -152,6 +159,18 @@ public sealed class LaunchPolicy
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Throws a <see cref="KernelFaultException"/> if a kernel failed a bounds check on the CPU accelerator since the
+    /// last check (see <see cref="KernelFaults"/>), naming the kernel launched last.
+    /// </summary>
+    public void CheckFaults()
+    {
+        if (IsCpu)
+        {
+            KernelFaults.ThrowIfNew(acceleratorInstance, ref faultsSeen, lastKernel);
+        }
     }
 
     /// <summary>
