@@ -37,33 +37,39 @@ public readonly record struct GemmEpilogue(TensorView<float>? Bias = null, bool 
 /// <summary>The GEMM kernels and their launcher.</summary>
 public sealed class Gemm
 {
-    // GPU tiling: a group of 16 x 16 threads computes a 64 x 64 tile of C; each thread a 4 x 4 block of it, at rows
-    // ty + 16 r and columns tx + 16 c so that shared-memory reads are broadcasts (A) or consecutive (B).
-    internal const int Tile = 64;
-    internal const int TileK = 16;
-    internal const int Threads = 16;
-
     // CPU accelerator: one item is 8 rows by up to 64 columns of C, computed in 8 x 16 register blocks.
     internal const int CpuRows = 8;
     internal const int CpuColumns = 16;
     internal const int CpuPanel = 64;
 
     private readonly LaunchPolicy policy;
-    private readonly Action<KernelConfig, GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs> tiled;
-    private readonly Action<KernelConfig, GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs, int> coarse;
+    private readonly GemmWorkspace workspace;
+    private readonly GemmForm<StridedA, StridedB, MatrixOut>? tiled;
+    private readonly Action<KernelConfig, GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs, int>? coarse;
 
-    internal Gemm(Accelerator accelerator, LaunchPolicy policy)
+    internal Gemm(Accelerator accelerator, LaunchPolicy policy, GemmWorkspace workspace)
     {
         this.policy = policy;
+        this.workspace = workspace;
         if (policy.IsCpu)
         {
             coarse = accelerator.LoadStreamKernel<GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs, int>(CoarseKernel);
-            tiled = (_, _, _, _, _) => throw new InvalidOperationException("The tiled GEMM does not run on the CPU accelerator.");
         }
         else
         {
-            tiled = accelerator.LoadStreamKernel<GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs>(TiledKernel);
-            coarse = (_, _, _, _, _, _) => throw new InvalidOperationException("The coarse GEMM runs on the CPU accelerator only.");
+            tiled = new GemmForm<StridedA, StridedB, MatrixOut>(accelerator, policy, workspace, "Gemm");
+        }
+    }
+
+    /// <summary>
+    /// Makes room for the split-K partials of a GEMM with op(a) (M, K) and op(b) (K, N), so that launching it later
+    /// allocates nothing. Layers call this when they are built.
+    /// </summary>
+    public void Reserve(int m, int n, int k)
+    {
+        if (tiled is not null)
+        {
+            workspace.Get(Math.Max(1, tiled.WorkspaceLength(m, n, k)));
         }
     }
 
@@ -119,86 +125,29 @@ public sealed class Gemm
             return;
         }
 
-        var args = new GemmArgs(
-            m, n, k,
-            ta ? 1 : a.Shape[1], ta ? a.Shape[1] : 1,
-            tb ? 1 : b.Shape[1], tb ? b.Shape[1] : 1,
-            alpha, beta, epilogue.Relu ? 1 : 0);
-        var output = new GemmOutput(c.Data, epilogue.Bias is { } bv ? bv.Data : default, epilogue.Mask is { } mv ? mv.Data : default);
-        if (policy.IsCpu)
+        int aRowStride = ta ? 1 : a.Shape[1], aColStride = ta ? a.Shape[1] : 1;
+        int bRowStride = tb ? 1 : b.Shape[1], bColStride = tb ? b.Shape[1] : 1;
+        var biasData = epilogue.Bias is { } bv ? bv.Data : default;
+        var maskData = epilogue.Mask is { } mv ? mv.Data : default;
+        if (tiled is not null)
         {
-            int panels = (n + CpuPanel - 1) / CpuPanel;
-            long items = (long)((m + CpuRows - 1) / CpuRows) * panels;
-            var config = policy.Items(items, out int blockSize, workPerItem: (long)CpuRows * CpuPanel * Math.Max(1, k));
-            if (policy.Launch("GemmCoarse", config, 0, new GemmShape(m, n, k, CpuRows, CpuPanel, 1)))
-            {
-                coarse(config, output, a.Data, b.Data, args, blockSize);
-            }
-        }
-        else
-        {
-            var config = new KernelConfig(
-                new Index2D((n + Tile - 1) / Tile, (m + Tile - 1) / Tile), new Index2D(Threads, Threads));
-            if (policy.Launch("GemmTiled64", config, 2 * TileK * Tile * sizeof(float), new GemmShape(m, n, k, Tile, Tile, 1)))
-            {
-                tiled(config, output, a.Data, b.Data, args);
-            }
-        }
-    }
-
-    /// <summary>GPU kernel: one 64 x 64 tile of C per group of 16 x 16 threads, K in steps of 16 through shared memory.</summary>
-    [GpuKernel]
-    internal static void TiledKernel(GemmOutput c, ArrayView<float> a, ArrayView<float> b, GemmArgs p)
-    {
-        var aTile = SharedMemory.Allocate<float>(TileK * Tile); // [k][i]
-        var bTile = SharedMemory.Allocate<float>(TileK * Tile); // [k][j]
-        int tx = Group.IdxX, ty = Group.IdxY;
-        int linear = (ty * Threads) + tx;
-        int rowBase = Grid.IdxY * Tile, colBase = Grid.IdxX * Tile;
-        bool aAlongK = p.AColStride == 1; // consecutive threads read consecutive addresses
-        bool bAlongN = p.BColStride == 1;
-
-        float c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-        float c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-        float c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-        float c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-
-        for (int k0 = 0; k0 < p.K; k0 += TileK)
-        {
-            for (int r = 0; r < (TileK * Tile) / (Threads * Threads); r++)
-            {
-                int e = linear + (r * Threads * Threads);
-                int ai = aAlongK ? e / TileK : e % Tile;
-                int ak = aAlongK ? e % TileK : e / Tile;
-                int gi = rowBase + ai, gk = k0 + ak;
-                aTile[(ak * Tile) + ai] = gi < p.M && gk < p.K ? a[(gi * p.ARowStride) + (gk * p.AColStride)] : 0f;
-
-                int bj = bAlongN ? e % Tile : e / TileK;
-                int bk = bAlongN ? e / Tile : e % TileK;
-                int gj = colBase + bj, gkb = k0 + bk;
-                bTile[(bk * Tile) + bj] = gkb < p.K && gj < p.N ? b[(gkb * p.BRowStride) + (gj * p.BColStride)] : 0f;
-            }
-
-            Group.Barrier();
-            for (int kk = 0; kk < TileK; kk++)
-            {
-                int ao = (kk * Tile) + ty, bo = (kk * Tile) + tx;
-                float a0 = aTile[ao], a1 = aTile[ao + 16], a2 = aTile[ao + 32], a3 = aTile[ao + 48];
-                float b0 = bTile[bo], b1 = bTile[bo + 16], b2 = bTile[bo + 32], b3 = bTile[bo + 48];
-                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
-            }
-
-            Group.Barrier();
+            tiled.Run(
+                new StridedA(a.Data, aRowStride, aColStride),
+                new StridedB(b.Data, bRowStride, bColStride),
+                new MatrixOut(c.Data, biasData, maskData, n, alpha, beta, epilogue.Relu ? 1 : 0),
+                m, n, k, aColStride == 1, bColStride == 1);
+            return;
         }
 
-        int row = rowBase + ty, col = colBase + tx;
-        Store(c, p, row, col, c00); Store(c, p, row, col + 16, c01); Store(c, p, row, col + 32, c02); Store(c, p, row, col + 48, c03);
-        Store(c, p, row + 16, col, c10); Store(c, p, row + 16, col + 16, c11); Store(c, p, row + 16, col + 32, c12); Store(c, p, row + 16, col + 48, c13);
-        Store(c, p, row + 32, col, c20); Store(c, p, row + 32, col + 16, c21); Store(c, p, row + 32, col + 32, c22); Store(c, p, row + 32, col + 48, c23);
-        Store(c, p, row + 48, col, c30); Store(c, p, row + 48, col + 16, c31); Store(c, p, row + 48, col + 32, c32); Store(c, p, row + 48, col + 48, c33);
+        var args = new GemmArgs(m, n, k, aRowStride, aColStride, bRowStride, bColStride, alpha, beta, epilogue.Relu ? 1 : 0);
+        var output = new GemmOutput(c.Data, biasData, maskData);
+        int panels = (n + CpuPanel - 1) / CpuPanel;
+        long items = (long)((m + CpuRows - 1) / CpuRows) * panels;
+        var config = policy.Items(items, out int blockSize, workPerItem: (long)CpuRows * CpuPanel * Math.Max(1, k));
+        if (policy.Launch("GemmCoarse", config, 0, new GemmShape(m, n, k, CpuRows, CpuPanel, 1)))
+        {
+            coarse!(config, output, a.Data, b.Data, args, blockSize);
+        }
     }
 
     /// <summary>

@@ -16,11 +16,26 @@ public sealed class KernelLibrary
     {
     }
 
+    /// <summary>
+    /// Loads every kernel family on <paramref name="accelerator"/> but shapes launches for <paramref name="profile"/>: an
+    /// OpenCL device on the CPU told it has a GPU's 132 multiprocessors runs exactly the tiles and split-K parts that GPU
+    /// would, which is how the tests check the GPU path without one.
+    /// </summary>
+    public KernelLibrary(Accelerator accelerator, DeviceProfile profile)
+        : this(accelerator ?? throw new ArgumentNullException(nameof(accelerator)), profile ?? throw new ArgumentNullException(nameof(profile)), record: false)
+    {
+        if (profile.IsCpu != (accelerator.AcceleratorType == AcceleratorType.CPU))
+        {
+            throw new ArgumentException($"Profile {profile.Name} is {(profile.IsCpu ? "" : "not ")}the CPU accelerator's but {accelerator.Name} is {(accelerator.AcceleratorType == AcceleratorType.CPU ? "" : "not ")}.", nameof(profile));
+        }
+    }
+
     private KernelLibrary(Accelerator accelerator, DeviceProfile profile, bool record)
     {
         Accelerator = accelerator;
         Policy = new LaunchPolicy(profile, record, InstanceOf(accelerator));
-        Gemm = new Gemm(accelerator, Policy);
+        var workspace = new GemmWorkspace(accelerator);
+        Gemm = new Gemm(accelerator, Policy, workspace);
         Elementwise = new Elementwise(accelerator, Policy);
         Convolution = new Convolution(accelerator, Policy, Gemm, Elementwise);
         Pooling = new Pooling(accelerator, Policy);

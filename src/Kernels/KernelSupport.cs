@@ -135,13 +135,14 @@ internal static class ForEachItem
 internal sealed class ItemKernel<TOp>
     where TOp : struct, IItemOp
 {
-    private static readonly string Name = typeof(TOp).Name;
+    private readonly string name;
     private readonly LaunchPolicy policy;
     private readonly Action<KernelConfig, TOp, int, int> kernel;
 
-    public ItemKernel(Accelerator accelerator, LaunchPolicy policy)
+    public ItemKernel(Accelerator accelerator, LaunchPolicy policy, string? name = null)
     {
         this.policy = policy;
+        this.name = name ?? typeof(TOp).Name;
         kernel = accelerator.LoadStreamKernel<TOp, int, int>(ForEachItem.Kernel);
     }
 
@@ -154,7 +155,7 @@ internal sealed class ItemKernel<TOp>
         }
 
         var config = policy.Items(count, out int blockSize, workPerItem);
-        if (policy.Launch(Name, config))
+        if (policy.Launch(name, config))
         {
             kernel(config, op, count, blockSize);
         }

@@ -204,6 +204,34 @@ public sealed class LaunchPolicy
     /// </summary>
     internal KernelConfig PerGroup(int groups) => new(groups, ReduceGroupSize);
 
+    /// <summary>A GEMM split into parts of at least this K (and fewer parts when K is short).</summary>
+    internal const int MinKPerSplit = 128;
+
+    /// <summary>The most parts a GEMM's K is split into.</summary>
+    internal const int MaxSplits = 64;
+
+    /// <summary>
+    /// How a GPU tiles C (M, N) = A (M, K) B (K, N): a 64 x 64 tile per group; when that leaves SMs idle (fewer groups than
+    /// multiprocessors), K is split into parts of at least <see cref="MinKPerSplit"/> until the groups fill a wave, the
+    /// partial tiles summed in a fixed order by a second pass.
+    /// </summary>
+    internal GemmTiling GemmTiling(int m, int n, int k)
+    {
+        const int tile = GemmTiles.SmallTile, tileK = GemmTiles.SmallTileK;
+        long groups = (long)((m + tile - 1) / tile) * ((n + tile - 1) / tile);
+        int sms = Profile.Multiprocessors;
+        if (groups >= sms || k < 2 * MinKPerSplit)
+        {
+            return new GemmTiling(tile, tile, 1, k);
+        }
+
+        long wanted = (sms + groups - 1) / groups;
+        int splits = (int)Math.Min(Math.Min(wanted, k / MinKPerSplit), MaxSplits);
+        int perSplit = ((k + splits - 1) / splits + tileK - 1) / tileK * tileK;
+        splits = (k + perSplit - 1) / perSplit;
+        return splits <= 1 ? new GemmTiling(tile, tile, 1, k) : new GemmTiling(tile, tile, splits, perSplit);
+    }
+
     /// <summary>Bytes of shared memory a reduction group allocates.</summary>
     internal static int ReduceSharedBytes => MaxReduceGroupSize * sizeof(float);
 }

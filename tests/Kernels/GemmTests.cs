@@ -72,6 +72,59 @@ public sealed class GemmTests
         }
     }
 
+    // Split-K shapes on a 132-SM GPU (the OpenCL device is launched as one): skinny with a long K, the VGG's conv1
+    // weight gradient (K = 25,088 with M = 64, N = 9), and M and N above 1024 with a short K.
+    private static readonly (int M, int N, int K)[] SplitShapes = [(64, 9, 25088), (70, 3, 2000), (130, 67, 600), (1031, 1029, 67), (7, 300, 1000)];
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void SplitKAndLargeShapesMatchReference(string accelerator)
+    {
+        var library = Support.Accelerators.Get(accelerator);
+        lock (Support.Accelerators.GateFor(library))
+        {
+            using var buffers = new Buffers(library);
+            var random = new Random(99);
+            foreach (var (m, n, k) in SplitShapes)
+            {
+                if (!library.Policy.IsCpu && m * n < 100_000)
+                {
+                    Assert.True(library.Policy.GemmTiling(m, n, k).Splits > 1, $"{m}x{n}x{k} is not split on {accelerator}");
+                }
+
+                foreach (var (ta, tb) in new[] { (false, false), (true, true), (false, true), (true, false) })
+                {
+                    float[] a = Numerics.Normal(random, m * k), b = Numerics.Normal(random, k * n), c = Numerics.Normal(random, m * n);
+                    var aView = ta ? buffers.Upload(a, k, m) : buffers.Upload(a, m, k);
+                    var bView = tb ? buffers.Upload(b, n, k) : buffers.Upload(b, k, n);
+                    var cView = buffers.Upload(c, m, n);
+                    library.Gemm.Multiply(cView, aView, ta ? Transpose.Yes : Transpose.None, bView, tb ? Transpose.Yes : Transpose.None, 0.5f, 1f);
+                    Numerics.AssertClose(
+                        Reference(a, ta, b, tb, c, m, n, k, 0.5f, 1f), buffers.Read(cView), 1e-4 * Math.Sqrt(k), 1e-4, $"GEMM {m}x{n}x{k} ta={ta} tb={tb} on {accelerator}");
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void EpilogueAddsBiasAppliesReluAndMasks(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    {
+        var random = new Random(7);
+        foreach (var (m, n, k) in new[] { (5, 7, 3), (70, 130, 600) })
+        {
+            float[] a = Numerics.Normal(random, m * k), b = Numerics.Normal(random, k * n), bias = Numerics.Normal(random, n), mask = Numerics.Normal(random, m * n);
+            var plain = Reference(a, false, b, false, new float[m * n], m, n, k, 1f, 0f);
+            var c = buffers.Garbage(m, n);
+            library.Gemm.Multiply(c, buffers.Upload(a, m, k), Transpose.None, buffers.Upload(b, k, n), Transpose.None, epilogue: new GemmEpilogue(buffers.Upload(bias, n), Relu: true));
+            var expected = plain.Select((v, i) => Math.Max(0, v + bias[i % n])).ToArray();
+            Numerics.AssertClose(expected, buffers.Read(c), 1e-4 * Math.Sqrt(k), 1e-4, $"bias + ReLU {m}x{n}x{k} on {accelerator}");
+            library.Gemm.Multiply(c, buffers.Upload(a, m, k), Transpose.None, buffers.Upload(b, k, n), Transpose.None, epilogue: new GemmEpilogue(Mask: buffers.Upload(mask, m, n)));
+            expected = plain.Select((v, i) => mask[i] > 0 ? v : 0).ToArray();
+            Numerics.AssertClose(expected, buffers.Read(c), 1e-4 * Math.Sqrt(k), 1e-4, $"mask {m}x{n}x{k} on {accelerator}");
+        }
+    });
+
     [Fact]
     public void MismatchedInnerDimensionsNameBothShapes()
     {

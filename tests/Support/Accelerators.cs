@@ -120,11 +120,17 @@ public static class Accelerators
         return new Entry(new KernelLibrary(context.CreateCPUAccelerator(0)), null);
     }
 
-    private static Entry Load(Func<Accelerator> create)
+    /// <summary>The accelerator's profile with an H200's multiprocessors: what the launch policy plans for.</summary>
+    public static DeviceProfile GpuLike(Accelerator accelerator) =>
+        DeviceProfile.Of(accelerator) with { Multiprocessors = 132, MaxThreadsPerMultiprocessor = 2048 };
+
+    private static Entry Load(Func<Accelerator> create) => Load(() => new KernelLibrary(create()));
+
+    private static Entry Load(Func<KernelLibrary> create)
     {
         try
         {
-            return new Entry(new KernelLibrary(create()), null);
+            return new Entry(create(), null);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -190,7 +196,12 @@ public static class Accelerators
                 setter.Invoke(device.Capabilities, [true]);
             }
 
-            return Load(() => device.CreateAccelerator(context));
+            // Launched as an H200 would be (132 SMs): the tiles and split-K parts a GPU runs are what PoCL runs.
+            return Load(() =>
+            {
+                var accelerator = device.CreateAccelerator(context);
+                return new KernelLibrary(accelerator, GpuLike(accelerator));
+            });
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

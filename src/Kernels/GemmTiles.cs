@@ -1,0 +1,298 @@
+// The GPU GEMM: C (M, N) = sum over k of A(m, k) B(k, n), tiled through shared memory, with the operands and the output
+// as struct type parameters, so one kernel serves plain strided matrices (Linear) and implicit-GEMM convolution, whose
+// operands are computed from the image by index arithmetic (see Convolution.cs). The output's Store applies the
+// epilogue (alpha, beta, bias, ReLU, mask, NCHW layout).
+// Split-K: group (x, y, z) computes tile (y, x) over k in [z * KPerSplit, min(K, (z + 1) * KPerSplit)); with more than
+// one split, the partial tiles go to a workspace (splits, M, N) and a second pass sums them in the order z = 0, 1, ...
+// and stores through the real output: no atomics, the same bits on every run.
+// Shapes are chosen per GEMM by LaunchPolicy.GemmTiling.
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace GpuNet.Kernels;
+
+/// <summary>A GEMM's left operand: element (row, k), called only with row &lt; M and k &lt; K.</summary>
+internal interface IGemmA
+{
+    float Load(int row, int k);
+}
+
+/// <summary>A GEMM's right operand: element (k, col), called only with k &lt; K and col &lt; N.</summary>
+internal interface IGemmB
+{
+    float Load(int k, int col);
+}
+
+/// <summary>A GEMM's output: stores the sum of element (row, col) (of split <c>split</c>), called only inside C.</summary>
+internal interface IGemmOut
+{
+    void Store(int row, int col, int split, float sum);
+}
+
+/// <summary>
+/// Sizes of one tiled launch. AAlongK (BAlongN) is 1 when consecutive k (columns) of A (B) are consecutive in memory,
+/// so the tile loader gives consecutive threads consecutive addresses.
+/// </summary>
+internal readonly record struct GemmGrid(int M, int N, int K, int KPerSplit, int AAlongK, int BAlongN);
+
+/// <summary>A(row, k) = Data[row * RowStride + k * ColStride].</summary>
+internal readonly record struct StridedA(ArrayView<float> Data, int RowStride, int ColStride) : IGemmA
+{
+    public float Load(int row, int k) => Data[(row * RowStride) + (k * ColStride)];
+}
+
+/// <summary>B(k, col) = Data[k * RowStride + col * ColStride].</summary>
+internal readonly record struct StridedB(ArrayView<float> Data, int RowStride, int ColStride) : IGemmB
+{
+    public float Load(int k, int col) => Data[(k * RowStride) + (col * ColStride)];
+}
+
+/// <summary>
+/// C[row, col] = epilogue(alpha * sum + beta * C[row, col]): + Bias[col], then max(., 0) with Relu, then 0 where
+/// Mask[row, col] is not positive; beta == 0 never reads C; empty Bias and Mask are not applied.
+/// </summary>
+internal readonly record struct MatrixOut(ArrayView<float> C, ArrayView<float> Bias, ArrayView<float> Mask, int N, float Alpha, float Beta, int Relu) : IGemmOut
+{
+    public void Store(int row, int col, int split, float sum)
+    {
+        int index = (row * N) + col;
+        float v = Beta == 0f ? Alpha * sum : (Alpha * sum) + (Beta * C[index]);
+        if (Bias.Length > 0)
+        {
+            v += Bias[col];
+        }
+
+        if ((Relu != 0 && !(v > 0f)) || (Mask.Length > 0 && !(Mask[index] > 0f)))
+        {
+            v = 0f;
+        }
+
+        C[index] = v;
+    }
+}
+
+/// <summary>Workspace[(split * M + row) * N + col] = sum: a split's partial tile.</summary>
+internal readonly record struct PartialOut(ArrayView<float> Workspace, int M, int N) : IGemmOut
+{
+    public void Store(int row, int col, int split, float sum) => Workspace[(((split * M) + row) * N) + col] = sum;
+}
+
+/// <summary>Item (row, col) = row * N + col: the splits' partial sums added in split order, stored through Output.</summary>
+internal readonly record struct SplitReduceOp<TOut>(ArrayView<float> Workspace, TOut Output, int M, int N, int Splits) : IItemOp
+    where TOut : struct, IGemmOut
+{
+    public void Apply(int index)
+    {
+        int row = index / N, col = index - (row * N);
+        float sum = 0f;
+        for (int s = 0; s < Splits; s++)
+        {
+            sum += Workspace[(((s * M) + row) * N) + col];
+        }
+
+        Output.Store(row, col, 0, sum);
+    }
+}
+
+/// <summary>The tiled GEMM kernels.</summary>
+internal static class GemmTiles
+{
+    // Small tile: a group of 16 x 16 threads computes 64 x 64 of C, each thread a 4 x 4 block at rows ty + 16 r and
+    // columns tx + 16 c, so shared reads are broadcasts (A) or consecutive (B). Shared rows hold 64 values plus one of
+    // padding, so a loader writing along k (consecutive threads, consecutive k) hits 16 different banks.
+    public const int SmallTile = 64;
+    public const int SmallTileK = 16;
+    public const int SmallStride = SmallTile + 1;
+    public const int Threads = 16;
+
+    /// <summary>Static shared memory of the small kernel, in bytes.</summary>
+    public const int SmallSharedBytes = 2 * SmallTileK * SmallStride * sizeof(float);
+
+    /// <summary>GPU kernel: one 64 x 64 tile of C (one split of K) per group of 16 x 16 threads, K in steps of 16.</summary>
+    [GpuKernel]
+    public static void SmallKernel<TA, TB, TOut>(TA a, TB b, TOut c, GemmGrid g)
+        where TA : struct, IGemmA
+        where TB : struct, IGemmB
+        where TOut : struct, IGemmOut
+    {
+        var aTile = SharedMemory.Allocate<float>(SmallTileK * SmallStride); // [k][row]
+        var bTile = SharedMemory.Allocate<float>(SmallTileK * SmallStride); // [k][col]
+        int tx = Group.IdxX, ty = Group.IdxY;
+        int linear = (ty * Threads) + tx;
+        int rowBase = Grid.IdxY * SmallTile, colBase = Grid.IdxX * SmallTile, split = Grid.IdxZ;
+        int kBegin = split * g.KPerSplit, kEnd = Math.Min(g.K, kBegin + g.KPerSplit);
+
+        float c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+        float c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+        float c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+        float c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+
+        for (int k0 = kBegin; k0 < kEnd; k0 += SmallTileK)
+        {
+            // 64 x 16 elements of each operand, 4 per thread.
+            for (int r = 0; r < 4; r++)
+            {
+                int e = linear + (r * Threads * Threads);
+                int ai = g.AAlongK != 0 ? e / SmallTileK : e % SmallTile;
+                int ak = g.AAlongK != 0 ? e % SmallTileK : e / SmallTile;
+                int gi = rowBase + ai, gk = k0 + ak;
+                aTile[(ak * SmallStride) + ai] = gi < g.M && gk < kEnd ? a.Load(gi, gk) : 0f;
+
+                int bj = g.BAlongN != 0 ? e % SmallTile : e / SmallTileK;
+                int bk = g.BAlongN != 0 ? e / SmallTile : e % SmallTileK;
+                int gj = colBase + bj, gkb = k0 + bk;
+                bTile[(bk * SmallStride) + bj] = gkb < kEnd && gj < g.N ? b.Load(gkb, gj) : 0f;
+            }
+
+            Group.Barrier();
+            for (int kk = 0; kk < SmallTileK; kk++)
+            {
+                int ao = (kk * SmallStride) + ty, bo = (kk * SmallStride) + tx;
+                float a0 = aTile[ao], a1 = aTile[ao + 16], a2 = aTile[ao + 32], a3 = aTile[ao + 48];
+                float b0 = bTile[bo], b1 = bTile[bo + 16], b2 = bTile[bo + 32], b3 = bTile[bo + 48];
+                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+            }
+
+            Group.Barrier();
+        }
+
+        int row = rowBase + ty, col = colBase + tx;
+        Store(c, g, split, row, col, c00, c01, c02, c03);
+        Store(c, g, split, row + 16, col, c10, c11, c12, c13);
+        Store(c, g, split, row + 32, col, c20, c21, c22, c23);
+        Store(c, g, split, row + 48, col, c30, c31, c32, c33);
+    }
+
+    /// <summary>Stores one row of a thread's 4 x 4 block: columns col, col + 16, col + 32, col + 48, where inside C.</summary>
+    private static void Store<TOut>(TOut c, GemmGrid g, int split, int row, int col, float s0, float s1, float s2, float s3)
+        where TOut : struct, IGemmOut
+    {
+        if (row >= g.M)
+        {
+            return;
+        }
+
+        if (col < g.N)
+        {
+            c.Store(row, col, split, s0);
+        }
+
+        if (col + 16 < g.N)
+        {
+            c.Store(row, col + 16, split, s1);
+        }
+
+        if (col + 32 < g.N)
+        {
+            c.Store(row, col + 32, split, s2);
+        }
+
+        if (col + 48 < g.N)
+        {
+            c.Store(row, col + 48, split, s3);
+        }
+    }
+}
+
+/// <summary>The split-K partial sums' buffer, shared by every GEMM of one kernel library (launches run in order).</summary>
+internal sealed class GemmWorkspace(Accelerator accelerator)
+{
+    private MemoryBuffer1D<float, Stride1D.Dense>? buffer;
+
+    /// <summary>Elements held.</summary>
+    public long Length => buffer?.Length ?? 0;
+
+    /// <summary>
+    /// At least <paramref name="length"/> elements. Growing waits for the device first (queued launches may still read
+    /// the old buffer); models reserve what their GEMMs need when they are built, so a training step never grows it.
+    /// </summary>
+    public ArrayView<float> Get(long length)
+    {
+        if (Length < length)
+        {
+            accelerator.Synchronize();
+            buffer?.Dispose();
+            buffer = accelerator.Allocate1D<float>(length);
+        }
+
+        return buffer!.View.SubView(0, length);
+    }
+}
+
+/// <summary>
+/// One GEMM form (operand and output types) on one GPU: its tiled kernel, the same writing split-K partials, and the
+/// reduce pass. Launch shapes come from <see cref="LaunchPolicy.GemmTiling"/>.
+/// </summary>
+internal sealed class GemmForm<TA, TB, TOut>
+    where TA : struct, IGemmA
+    where TB : struct, IGemmB
+    where TOut : struct, IGemmOut
+{
+    private readonly LaunchPolicy policy;
+    private readonly GemmWorkspace workspace;
+    private readonly string name;
+    private readonly Action<KernelConfig, TA, TB, TOut, GemmGrid> small;
+    private readonly Action<KernelConfig, TA, TB, PartialOut, GemmGrid> smallPartial;
+    private readonly ItemKernel<SplitReduceOp<TOut>> reduce;
+
+    public GemmForm(Accelerator accelerator, LaunchPolicy policy, GemmWorkspace workspace, string name)
+    {
+        this.policy = policy;
+        this.workspace = workspace;
+        this.name = name;
+        small = accelerator.LoadStreamKernel<TA, TB, TOut, GemmGrid>(GemmTiles.SmallKernel);
+        smallPartial = accelerator.LoadStreamKernel<TA, TB, PartialOut, GemmGrid>(GemmTiles.SmallKernel);
+        reduce = new ItemKernel<SplitReduceOp<TOut>>(accelerator, policy, name + "SplitReduce");
+    }
+
+    /// <summary>Elements of workspace a GEMM of this shape needs (0 without split-K).</summary>
+    public long WorkspaceLength(int m, int n, int k) => policy.GemmTiling(m, n, k) is { Splits: > 1 } t ? (long)t.Splits * m * n : 0;
+
+    /// <summary>Launches C = A B through <paramref name="output"/>; the operands' contiguity picks the loaders' order.</summary>
+    public void Run(TA a, TB b, TOut output, int m, int n, int k, bool aAlongK, bool bAlongN)
+    {
+        if (m == 0 || n == 0)
+        {
+            return;
+        }
+
+        var tiling = policy.GemmTiling(m, n, k);
+        var grid = new GemmGrid(m, n, k, tiling.KPerSplit, aAlongK ? 1 : 0, bAlongN ? 1 : 0);
+        var config = new KernelConfig(
+            new Index3D((n + tiling.TileN - 1) / tiling.TileN, (m + tiling.TileM - 1) / tiling.TileM, tiling.Splits),
+            new Index3D(GemmTiles.Threads, GemmTiles.Threads, 1));
+        var shape = new GemmShape(m, n, k, tiling.TileM, tiling.TileN, tiling.Splits);
+        if (tiling.Splits == 1)
+        {
+            if (policy.Launch(name, config, GemmTiles.SmallSharedBytes, shape))
+            {
+                small(config, a, b, output, grid);
+            }
+
+            return;
+        }
+
+        var partials = workspace.Get((long)tiling.Splits * m * n);
+        if (policy.Launch(name + "SplitK", config, GemmTiles.SmallSharedBytes, shape))
+        {
+            smallPartial(config, a, b, new PartialOut(partials, m, n), grid);
+        }
+
+        reduce.Launch(new SplitReduceOp<TOut>(partials, output, m, n, tiling.Splits), m * n, tiling.Splits);
+    }
+}
+
+/// <summary>Every GEMM form GpuNet launches on a GPU (operand and output types), for code-generation checks.</summary>
+internal static class GemmForms
+{
+    public static readonly (Type A, Type B, Type Out)[] All =
+    [
+        (typeof(StridedA), typeof(StridedB), typeof(MatrixOut)),
+    ];
+}
+
+/// <summary>How a GEMM is tiled on a GPU: the tile, the parts K is split into and the K of each part.</summary>
+internal readonly record struct GemmTiling(int TileM, int TileN, int Splits, int KPerSplit);
