@@ -219,7 +219,7 @@ public sealed class KernelBenchmarks(Device device, bool quick, string? filter) 
         Add("conv_forward", shape, forward, flops, null, yardstick);
         var backward = Timer.Measure(repeats, () =>
         {
-            K.Convolution.Backward(dInput, dWeight, dBias, output, weight, input.Shape, window, columns, scratch);
+            K.Convolution.Backward(dInput, dWeight, dBias, output, input, weight, window, columns, scratch);
             device.Synchronize();
         });
         Add("conv_backward", shape, backward, 2 * flops, null, null);

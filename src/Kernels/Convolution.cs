@@ -1,26 +1,60 @@
-// 2-D convolution by im2col + GEMM. Legend: input (N, C, H, W), weight (Cout, C, K, K), bias (Cout),
-// output (N, Cout, OH, OW); P = OH * OW; CKK = C * K * K.
-// columns (CKK, N * P): columns[(c, kh, kw), (n, oh, ow)] = input[n, c, oh * s - pad + kh, ow * s - pad + kw] (0 outside).
-// scratch (Cout, N * P): the GEMM's output, channel-major; copied to NCHW with the bias added.
-// Backward: dWeight += dOut' columns^T, dBias += sums of dOut, dColumns = weight^T dOut', dInput = col2im(dColumns).
-// Parameter gradients accumulate with +=; dInput is overwritten. col2im gathers (no atomics), so it is deterministic.
+// 2-D convolution as GEMMs. Legend: input (N, C, H, W), weight (Cout, C, K, K), bias (Cout), output (N, Cout, OH, OW);
+// P = OH * OW; CKK = C * K * K; im2col[(c, kh, kw), (n, oh, ow)] = input[n, c, oh * s - pad + kh, ow * s - pad + kw]
+// (0 outside).
+// Forward: output (Cout, N * P) = weight (Cout, CKK) im2col (CKK, N * P) + bias, written as NCHW.
+// Backward: dWeight += dOut (Cout, N * P) im2col^T, dBias += sums of dOut, dInput = col2im(weight^T dOut).
+// GPUs run these as implicit GEMMs: the tile loaders read the image (im2col addressing) and dOut directly, the
+// epilogues write NCHW with the bias, and dInput is a GEMM whose right operand gathers dOut at
+// oh = (h + pad - kh) / s, ow = (w + pad - kw) / s (0 unless divisible and inside): no column buffer, no layout copy.
+// The CPU accelerator keeps explicit buffers: columns (CKK, N * P) by im2col, scratch (Cout, N * P) for the GEMM's
+// channel-major output, copied to NCHW with the bias; col2im gathers.
+// Parameter gradients accumulate with +=; dInput is overwritten. Nothing uses atomics, so it is deterministic.
 using ILGPU;
 using ILGPU.Runtime;
 
 namespace GpuNet.Kernels;
 
-/// <summary>Convolution forward and backward on im2col, GEMM and col2im.</summary>
+/// <summary>Convolution forward and backward: implicit GEMMs on GPUs, im2col + GEMM + col2im on the CPU accelerator.</summary>
 public sealed class Convolution
 {
     private readonly Gemm gemm;
     private readonly Elementwise elementwise;
-    private readonly LayoutCopies copies;
+    private readonly PlaneCopies? copies;
+    private readonly ImplicitGemms? implicitGemms;
 
-    internal Convolution(Accelerator accelerator, LaunchPolicy policy, Gemm gemm, Elementwise elementwise)
+    internal Convolution(Accelerator accelerator, LaunchPolicy policy, Gemm gemm, Elementwise elementwise, GemmWorkspace workspace)
     {
         this.gemm = gemm;
         this.elementwise = elementwise;
-        copies = policy.IsCpu ? new PlaneCopies(accelerator, policy) : new ElementCopies(accelerator, policy);
+        if (policy.IsCpu)
+        {
+            copies = new PlaneCopies(accelerator, policy);
+        }
+        else
+        {
+            implicitGemms = new ImplicitGemms(accelerator, policy, workspace);
+        }
+    }
+
+    /// <summary>Elements of the columns workspace this accelerator needs: C * K * K * N * OH * OW on the CPU accelerator, none on GPUs.</summary>
+    public int ColumnsWorkspace(Shape input, Shape weight, Window window) => implicitGemms is null ? ColumnsLength(input, weight, window) : 0;
+
+    /// <summary>Elements of the scratch workspace this accelerator needs: the output's on the CPU accelerator, none on GPUs.</summary>
+    public int ScratchWorkspace(Shape input, Shape weight, Window window) => implicitGemms is null ? ScratchLength(input, weight, window) : 0;
+
+    /// <summary>Makes room for the split-K partials of the convolution's GEMMs (forward, weight and input gradients), so launching them allocates nothing.</summary>
+    public void Reserve(Shape input, Shape weight, Window window)
+    {
+        if (implicitGemms is not null)
+        {
+            implicitGemms.Reserve(ConvGeometry.Of(input, weight, window));
+        }
+        else
+        {
+            var output = OutputShape(input, weight, window);
+            int ckk = weight.SampleLength, np = input[0] * output[2] * output[3];
+            gemm.Reserve(weight[0], np, ckk);
+        }
     }
 
     /// <summary>The output shape (N, Cout, OH, OW) for an (N, C, H, W) input and a (Cout, C, K, K) weight.</summary>
@@ -57,38 +91,47 @@ public sealed class Convolution
         Check.Rank(weight, 4, nameof(weight));
         Check.Shape(output, OutputShape(input.Shape, weight.Shape, window), nameof(output));
         Check.Shape(bias, new Shape(weight.Shape[0]), nameof(bias));
-        var geometry = WindowShape.Of(input.Shape, window);
-        int outChannels = weight.Shape[0], ckk = weight.Shape.SampleLength, np = geometry.Batch * geometry.Plane;
-        Check.AtLeast(columns, ckk * np, nameof(columns));
-        Check.AtLeast(scratch, outChannels * np, nameof(scratch));
         if (output.Length == 0)
         {
             return;
         }
 
+        if (implicitGemms is not null)
+        {
+            implicitGemms.Forward(output, input, weight, bias, ConvGeometry.Of(input.Shape, weight.Shape, window));
+            return;
+        }
+
+        var geometry = WindowShape.Of(input.Shape, window);
+        int outChannels = weight.Shape[0], ckk = weight.Shape.SampleLength, np = geometry.Batch * geometry.Plane;
+        Check.AtLeast(columns, ckk * np, nameof(columns));
+        Check.AtLeast(scratch, outChannels * np, nameof(scratch));
         var cols = new TensorView<float>(columns.Data, new Shape(ckk, np));
         var product = new TensorView<float>(scratch.Data, new Shape(outChannels, np));
-        copies.Im2Col(cols, input, geometry);
+        copies!.Im2Col(cols, input, geometry);
         gemm.Multiply(product, weight.Reshape(new Shape(outChannels, ckk)), Transpose.None, cols, Transpose.None);
         copies.ToBatchMajor(output, product, bias, geometry);
     }
 
     /// <summary>
-    /// From dOutput and the forward's <paramref name="columns"/>: dWeight += dL/dWeight, dBias += dL/dBias and, when
-    /// <paramref name="dInput"/> is given, dInput = dL/dInput. Overwrites <paramref name="columns"/> and
-    /// <paramref name="scratch"/>.
+    /// From dOutput and the forward's <paramref name="input"/> (GPUs read it; the CPU accelerator reads the forward's
+    /// <paramref name="columns"/> instead): dWeight += dL/dWeight, dBias += dL/dBias and, when <paramref name="dInput"/>
+    /// is given, dInput = dL/dInput. Overwrites <paramref name="columns"/> and <paramref name="scratch"/>.
     /// </summary>
     public void Backward(
         TensorView<float>? dInput,
         TensorView<float> dWeight,
         TensorView<float> dBias,
         TensorView<float> dOutput,
+        TensorView<float> input,
         TensorView<float> weight,
-        Shape inputShape,
         Window window,
         TensorView<float> columns,
         TensorView<float> scratch)
     {
+        Check.Rank(input, 4, nameof(input));
+        var inputShape = input.Shape;
+
         Check.Rank(weight, 4, nameof(weight));
         Check.SameShape(dWeight, nameof(dWeight), weight, nameof(weight));
         Check.Shape(dBias, new Shape(weight.Shape[0]), nameof(dBias));
@@ -96,6 +139,19 @@ public sealed class Convolution
         if (dInput is { } dIn)
         {
             Check.Shape(dIn, inputShape, nameof(dInput));
+        }
+
+        if (implicitGemms is not null)
+        {
+            var g = ConvGeometry.Of(inputShape, weight.Shape, window);
+            implicitGemms.WeightGradient(dWeight, dOutput, input, g);
+            elementwise.BiasGradient(dBias, dOutput);
+            if (dInput is { } dxGpu)
+            {
+                implicitGemms.InputGradient(dxGpu, dOutput, weight, g);
+            }
+
+            return;
         }
 
         var geometry = WindowShape.Of(inputShape, window);
@@ -106,7 +162,7 @@ public sealed class Convolution
         var dProduct = new TensorView<float>(scratch.Data, new Shape(outChannels, np));
         var weight2d = weight.Reshape(new Shape(outChannels, ckk));
 
-        copies.ToChannelMajor(dProduct, dOutput, geometry);
+        copies!.ToChannelMajor(dProduct, dOutput, geometry);
         gemm.Multiply(dWeight.Reshape(weight2d.Shape), dProduct, Transpose.None, cols, Transpose.Yes, 1f, 1f);
         elementwise.BiasGradient(dBias, dOutput);
         if (dInput is { } dx)
@@ -117,62 +173,30 @@ public sealed class Convolution
     }
 
     /// <summary>
-    /// The copies around the GEMM, loaded for one accelerator kind: GPUs take one element per thread (consecutive
-    /// threads touch consecutive addresses); the CPU accelerator takes one plane per item, walked with counters
-    /// instead of several integer divisions per element.
+    /// The copies around the CPU accelerator's GEMM: one plane per item, walked with counters instead of several integer
+    /// divisions per element.
     /// </summary>
-    private abstract class LayoutCopies
-    {
-        /// <summary>columns (CKK, N * P) = im2col(input).</summary>
-        public abstract void Im2Col(TensorView<float> columns, TensorView<float> input, WindowShape g);
-
-        /// <summary>output (N, Cout, P) = product (Cout, N * P) + bias.</summary>
-        public abstract void ToBatchMajor(TensorView<float> output, TensorView<float> product, TensorView<float> bias, WindowShape g);
-
-        /// <summary>product (Cout, N * P) = dOutput (N, Cout, P).</summary>
-        public abstract void ToChannelMajor(TensorView<float> product, TensorView<float> dOutput, WindowShape g);
-
-        /// <summary>dInput (N, C, H, W) = col2im(dColumns).</summary>
-        public abstract void Col2Im(TensorView<float> dInput, TensorView<float> dColumns, WindowShape g);
-    }
-
-    private sealed class ElementCopies(Accelerator accelerator, LaunchPolicy policy) : LayoutCopies
-    {
-        private readonly ItemKernel<Im2ColOp> im2col = new(accelerator, policy);
-        private readonly ItemKernel<ToBatchMajorOp> toBatchMajor = new(accelerator, policy);
-        private readonly ItemKernel<ToChannelMajorOp> toChannelMajor = new(accelerator, policy);
-        private readonly ItemKernel<Col2ImOp> col2im = new(accelerator, policy);
-
-        public override void Im2Col(TensorView<float> columns, TensorView<float> input, WindowShape g) =>
-            im2col.Launch(new Im2ColOp(columns.Data, input.Data, g), columns.Length);
-
-        public override void ToBatchMajor(TensorView<float> output, TensorView<float> product, TensorView<float> bias, WindowShape g) =>
-            toBatchMajor.Launch(new ToBatchMajorOp(output.Data, product.Data, bias.Data, bias.Length, g.Plane), output.Length);
-
-        public override void ToChannelMajor(TensorView<float> product, TensorView<float> dOutput, WindowShape g) =>
-            toChannelMajor.Launch(new ToChannelMajorOp(product.Data, dOutput.Data, product.Shape[0], g.Batch, g.Plane), product.Length);
-
-        public override void Col2Im(TensorView<float> dInput, TensorView<float> dColumns, WindowShape g) =>
-            col2im.Launch(new Col2ImOp(dInput.Data, dColumns.Data, g), dInput.Length);
-    }
-
-    private sealed class PlaneCopies(Accelerator accelerator, LaunchPolicy policy) : LayoutCopies
+    private sealed class PlaneCopies(Accelerator accelerator, LaunchPolicy policy)
     {
         private readonly ItemKernel<Im2ColPlaneOp> im2col = new(accelerator, policy);
         private readonly ItemKernel<ToBatchMajorPlaneOp> toBatchMajor = new(accelerator, policy);
         private readonly ItemKernel<ToChannelMajorPlaneOp> toChannelMajor = new(accelerator, policy);
         private readonly ItemKernel<Col2ImPlaneOp> col2im = new(accelerator, policy);
 
-        public override void Im2Col(TensorView<float> columns, TensorView<float> input, WindowShape g) =>
+        /// <summary>columns (CKK, N * P) = im2col(input).</summary>
+        public void Im2Col(TensorView<float> columns, TensorView<float> input, WindowShape g) =>
             im2col.Launch(new Im2ColPlaneOp(columns.Data, input.Data, g), columns.Shape[0] * g.Batch, g.Plane);
 
-        public override void ToBatchMajor(TensorView<float> output, TensorView<float> product, TensorView<float> bias, WindowShape g) =>
+        /// <summary>output (N, Cout, P) = product (Cout, N * P) + bias.</summary>
+        public void ToBatchMajor(TensorView<float> output, TensorView<float> product, TensorView<float> bias, WindowShape g) =>
             toBatchMajor.Launch(new ToBatchMajorPlaneOp(output.Data, product.Data, bias.Data, bias.Length, g.Batch, g.Plane), g.Batch * bias.Length, g.Plane);
 
-        public override void ToChannelMajor(TensorView<float> product, TensorView<float> dOutput, WindowShape g) =>
+        /// <summary>product (Cout, N * P) = dOutput (N, Cout, P).</summary>
+        public void ToChannelMajor(TensorView<float> product, TensorView<float> dOutput, WindowShape g) =>
             toChannelMajor.Launch(new ToChannelMajorPlaneOp(product.Data, dOutput.Data, product.Shape[0], g.Batch, g.Plane), product.Shape[0] * g.Batch, g.Plane);
 
-        public override void Col2Im(TensorView<float> dInput, TensorView<float> dColumns, WindowShape g) =>
+        /// <summary>dInput (N, C, H, W) = col2im(dColumns).</summary>
+        public void Col2Im(TensorView<float> dInput, TensorView<float> dColumns, WindowShape g) =>
             col2im.Launch(new Col2ImPlaneOp(dInput.Data, dColumns.Data, g), g.Batch * g.Channels, g.Height * g.Width);
     }
 
@@ -193,27 +217,9 @@ public sealed class Convolution
         window.Validate(input[2], input[3], "Convolution");
     }
 
-    /// <summary>columns[r, q] for r = (c, kh, kw), q = (n, oh, ow); zero where the window reads padding.</summary>
-    internal readonly record struct Im2ColOp(ArrayView<float> Columns, ArrayView<float> Input, WindowShape G) : IItemOp
-    {
-        public void Apply(int index)
-        {
-            int np = G.Batch * G.Plane;
-            int row = index / np, column = index - (row * np);
-            int kk = G.Kernel * G.Kernel;
-            int c = row / kk, kh = (row / G.Kernel) % G.Kernel, kw = row % G.Kernel;
-            int n = column / G.Plane, p = column % G.Plane;
-            int h = ((p / G.OutWidth) * G.Stride) - G.Padding + kh;
-            int w = ((p % G.OutWidth) * G.Stride) - G.Padding + kw;
-            Columns[index] = h >= 0 && h < G.Height && w >= 0 && w < G.Width
-                ? Input[(((((n * G.Channels) + c) * G.Height) + h) * G.Width) + w]
-                : 0f;
-        }
-    }
-
     /// <summary>
-    /// The same as <see cref="Col2ImOp"/> for the CPU accelerator: one item is the input plane (n, c), and the output
-    /// rows covering an input row are found once per row.
+    /// dInput[n, c, h, w] = the sum of dColumns over the (kh, kw) whose window position reads (h, w); one item is the
+    /// input plane (n, c), and the output rows covering an input row are found once per row.
     /// </summary>
     internal readonly record struct Col2ImPlaneOp(ArrayView<float> DInput, ArrayView<float> DColumns, WindowShape G) : IItemOp
     {
@@ -247,8 +253,8 @@ public sealed class Convolution
     }
 
     /// <summary>
-    /// The same as <see cref="Im2ColOp"/> for the CPU accelerator: one item is the P columns of one (row, image), so
-    /// the index arithmetic is done once per plane instead of once per element.
+    /// columns[r, q] for r = (c, kh, kw), q = (n, oh, ow), zero where the window reads padding; one item is the P columns
+    /// of one (row, image), so the index arithmetic is done once per plane instead of once per element.
     /// </summary>
     internal readonly record struct Im2ColPlaneOp(ArrayView<float> Columns, ArrayView<float> Input, WindowShape G) : IItemOp
     {
@@ -272,43 +278,7 @@ public sealed class Convolution
         }
     }
 
-    /// <summary>dInput[n, c, h, w] = the sum of dColumns over the (kh, kw) whose window position reads (h, w).</summary>
-    internal readonly record struct Col2ImOp(ArrayView<float> DInput, ArrayView<float> DColumns, WindowShape G) : IItemOp
-    {
-        public void Apply(int index)
-        {
-            int w = index % G.Width, h = (index / G.Width) % G.Height;
-            int c = (index / (G.Width * G.Height)) % G.Channels, n = index / (G.Width * G.Height * G.Channels);
-            int np = G.Batch * G.Plane;
-            float sum = 0f;
-            for (int oh = G.FirstCovering(h), ohEnd = G.EndCovering(h, G.OutHeight); oh < ohEnd; oh++)
-            {
-                int kh = h + G.Padding - (oh * G.Stride);
-                for (int ow = G.FirstCovering(w), owEnd = G.EndCovering(w, G.OutWidth); ow < owEnd; ow++)
-                {
-                    int kw = w + G.Padding - (ow * G.Stride);
-                    int row = (((c * G.Kernel) + kh) * G.Kernel) + kw;
-                    sum += DColumns[(row * np) + (n * G.Plane) + (oh * G.OutWidth) + ow];
-                }
-            }
-
-            DInput[index] = sum;
-        }
-    }
-
-    /// <summary>output[n, c, p] = product[c, n * P + p] + bias[c].</summary>
-    internal readonly record struct ToBatchMajorOp(
-        ArrayView<float> Output, ArrayView<float> Product, ArrayView<float> Bias, int Channels, int Plane) : IItemOp
-    {
-        public void Apply(int index)
-        {
-            int p = index % Plane, c = (index / Plane) % Channels, n = index / (Plane * Channels);
-            int batch = (int)(Output.Length / (Plane * Channels));
-            Output[index] = Product[(((c * batch) + n) * Plane) + p] + Bias[c];
-        }
-    }
-
-    /// <summary>The same as <see cref="ToBatchMajorOp"/> for the CPU accelerator: one item is the plane (n, c).</summary>
+    /// <summary>output[n, c, p] = product[c, n * P + p] + bias[c]; one item is the plane (n, c).</summary>
     internal readonly record struct ToBatchMajorPlaneOp(
         ArrayView<float> Output, ArrayView<float> Product, ArrayView<float> Bias, int Channels, int Batch, int Plane) : IItemOp
     {
@@ -324,18 +294,7 @@ public sealed class Convolution
         }
     }
 
-    /// <summary>product[c, n * P + p] = dOutput[n, c, p].</summary>
-    internal readonly record struct ToChannelMajorOp(
-        ArrayView<float> Product, ArrayView<float> DOutput, int Channels, int Batch, int Plane) : IItemOp
-    {
-        public void Apply(int index)
-        {
-            int p = index % Plane, n = (index / Plane) % Batch, c = index / (Plane * Batch);
-            Product[index] = DOutput[(((n * Channels) + c) * Plane) + p];
-        }
-    }
-
-    /// <summary>The same as <see cref="ToChannelMajorOp"/> for the CPU accelerator: one item is the plane (c, n).</summary>
+    /// <summary>product[c, n * P + p] = dOutput[n, c, p]; one item is the plane (c, n).</summary>
     internal readonly record struct ToChannelMajorPlaneOp(
         ArrayView<float> Product, ArrayView<float> DOutput, int Channels, int Batch, int Plane) : IItemOp
     {
@@ -349,4 +308,169 @@ public sealed class Convolution
             }
         }
     }
+}
+
+/// <summary>
+/// The sizes of one convolution for the implicit GEMMs, with the divisors their loaders use on every element
+/// precomputed (a multiply and a shift instead of an integer division).
+/// </summary>
+internal readonly record struct ConvGeometry(
+    int Batch,
+    int Channels,
+    int Height,
+    int Width,
+    int OutChannels,
+    int Kernel,
+    int Stride,
+    int Padding,
+    int OutHeight,
+    int OutWidth,
+    FastDivisor Plane,
+    FastDivisor OutWidthDivisor,
+    FastDivisor KernelArea,
+    FastDivisor KernelSide,
+    FastDivisor InputPlane,
+    FastDivisor WidthDivisor,
+    FastDivisor StrideDivisor)
+{
+    public static ConvGeometry Of(Shape input, Shape weight, Window window)
+    {
+        int oh = window.OutputSize(input[2]), ow = window.OutputSize(input[3]);
+        return new ConvGeometry(
+            input[0], input[1], input[2], input[3], weight[0], window.Kernel, window.Stride, window.Padding, oh, ow,
+            new FastDivisor(Math.Max(1, oh * ow)), new FastDivisor(Math.Max(1, ow)), new FastDivisor(window.Kernel * window.Kernel),
+            new FastDivisor(window.Kernel), new FastDivisor(Math.Max(1, input[2] * input[3])), new FastDivisor(Math.Max(1, input[3])), new FastDivisor(window.Stride));
+    }
+
+    /// <summary>OH * OW.</summary>
+    public int Positions => OutHeight * OutWidth;
+
+    /// <summary>C * K * K.</summary>
+    public int Ckk => Channels * Kernel * Kernel;
+}
+
+/// <summary>im2col (CKK, N * P) as a GEMM's right operand: B[(c, kh, kw), (n, oh, ow)], 0 where the window reads padding.</summary>
+internal readonly record struct Im2ColB(ArrayView<float> Input, ConvGeometry G) : IGemmB
+{
+    public float Load(int k, int col)
+    {
+        int n = G.Plane.Divide(col), p = col - (n * G.Positions);
+        int oh = G.OutWidthDivisor.Divide(p), ow = p - (oh * G.OutWidth);
+        int c = G.KernelArea.Divide(k), r = k - (c * G.Kernel * G.Kernel);
+        int kh = G.KernelSide.Divide(r), kw = r - (kh * G.Kernel);
+        int h = (oh * G.Stride) - G.Padding + kh, w = (ow * G.Stride) - G.Padding + kw;
+        return h >= 0 && h < G.Height && w >= 0 && w < G.Width ? Input[(((((n * G.Channels) + c) * G.Height) + h) * G.Width) + w] : 0f;
+    }
+}
+
+/// <summary>im2col transposed (N * P, CKK) as a right operand: B[(n, oh, ow), (c, kh, kw)], for the weight gradient.</summary>
+internal readonly record struct Im2ColTransposedB(Im2ColB Columns) : IGemmB
+{
+    public float Load(int k, int col) => Columns.Load(col, k);
+}
+
+/// <summary>dOutput (N, Cout, P) seen as (Cout, N * P), a left operand: A[o, (n, p)] = dOutput[n, o, p].</summary>
+internal readonly record struct ChannelRowsA(ArrayView<float> DOutput, ConvGeometry G) : IGemmA
+{
+    public float Load(int row, int k)
+    {
+        int n = G.Plane.Divide(k), p = k - (n * G.Positions);
+        return DOutput[(((n * G.OutChannels) + row) * G.Positions) + p];
+    }
+}
+
+/// <summary>The weight (Cout, C, K, K) transposed to (C, Cout * K * K), a left operand: A[c, (o, kh, kw)] = weight[o, c, kh, kw].</summary>
+internal readonly record struct WeightTransposedA(ArrayView<float> Weight, ConvGeometry G) : IGemmA
+{
+    public float Load(int row, int k)
+    {
+        int kk = G.Kernel * G.Kernel;
+        int o = G.KernelArea.Divide(k), r = k - (o * kk);
+        return Weight[(((o * G.Channels) + row) * kk) + r];
+    }
+}
+
+/// <summary>
+/// The right operand of the input gradient, (Cout * K * K, N * H * W): B[(o, kh, kw), (n, h, w)] = dOutput[n, o, oh, ow]
+/// where oh * s = h + pad - kh and ow * s = w + pad - kw inside the output, else 0 (col2im as a gather).
+/// </summary>
+internal readonly record struct Col2ImB(ArrayView<float> DOutput, ConvGeometry G) : IGemmB
+{
+    public float Load(int k, int col)
+    {
+        int hw = G.Height * G.Width;
+        int n = G.InputPlane.Divide(col), within = col - (n * hw);
+        int h = G.WidthDivisor.Divide(within), w = within - (h * G.Width);
+        int o = G.KernelArea.Divide(k), r = k - (o * G.Kernel * G.Kernel);
+        int kh = G.KernelSide.Divide(r), kw = r - (kh * G.Kernel);
+        int th = h + G.Padding - kh, tw = w + G.Padding - kw;
+        if (th < 0 || tw < 0)
+        {
+            return 0f;
+        }
+
+        int oh = G.Stride == 1 ? th : G.StrideDivisor.Divide(th), ow = G.Stride == 1 ? tw : G.StrideDivisor.Divide(tw);
+        if (oh * G.Stride != th || ow * G.Stride != tw || oh >= G.OutHeight || ow >= G.OutWidth)
+        {
+            return 0f;
+        }
+
+        return DOutput[(((((n * G.OutChannels) + o) * G.OutHeight) + oh) * G.OutWidth) + ow];
+    }
+}
+
+/// <summary>The forward's output: C[o, (n, p)] + bias[o] stored at output[n, o, p] (NCHW).</summary>
+internal readonly record struct ConvOutput(ArrayView<float> Output, ArrayView<float> Bias, ConvGeometry G) : IGemmOut
+{
+    public void Store(int row, int col, int split, float sum)
+    {
+        int n = G.Plane.Divide(col), p = col - (n * G.Positions);
+        Output[(((n * G.OutChannels) + row) * G.Positions) + p] = sum + Bias[row];
+    }
+}
+
+/// <summary>The input gradient: C[c, (n, h, w)] stored at dInput[n, c, h, w] (NCHW), overwriting.</summary>
+internal readonly record struct ConvInputGradient(ArrayView<float> DInput, ConvGeometry G) : IGemmOut
+{
+    public void Store(int row, int col, int split, float sum)
+    {
+        int hw = G.Height * G.Width;
+        int n = G.InputPlane.Divide(col), within = col - (n * hw);
+        DInput[(((n * G.Channels) + row) * hw) + within] = sum;
+    }
+}
+
+/// <summary>The three implicit GEMMs of a convolution on a GPU.</summary>
+internal sealed class ImplicitGemms(Accelerator accelerator, LaunchPolicy policy, GemmWorkspace workspace)
+{
+    private readonly GemmForm<StridedA, Im2ColB, ConvOutput> forward = new(accelerator, policy, workspace, "ConvForward");
+    private readonly GemmForm<ChannelRowsA, Im2ColTransposedB, MatrixOut> weightGradient = new(accelerator, policy, workspace, "ConvWeightGradient");
+    private readonly GemmForm<WeightTransposedA, Col2ImB, ConvInputGradient> inputGradient = new(accelerator, policy, workspace, "ConvInputGradient");
+
+    public void Reserve(ConvGeometry g)
+    {
+        int np = g.Batch * g.Positions, kk = g.Kernel * g.Kernel;
+        long needed = Math.Max(
+            forward.WorkspaceLength(g.OutChannels, np, g.Ckk),
+            Math.Max(weightGradient.WorkspaceLength(g.OutChannels, g.Ckk, np), inputGradient.WorkspaceLength(g.Channels, g.Batch * g.Height * g.Width, g.OutChannels * kk)));
+        workspace.Get(Math.Max(1, needed));
+    }
+
+    /// <summary>output (N, Cout, OH, OW) = conv(input, weight) + bias.</summary>
+    public void Forward(TensorView<float> output, TensorView<float> input, TensorView<float> weight, TensorView<float> bias, ConvGeometry g) =>
+        forward.Run(
+            new StridedA(weight.Data, g.Ckk, 1), new Im2ColB(input.Data, g), new ConvOutput(output.Data, bias.Data, g),
+            g.OutChannels, g.Batch * g.Positions, g.Ckk, aAlongK: true, bAlongN: true);
+
+    /// <summary>dWeight (Cout, CKK) += dOutput (Cout, N * P) im2col(input)^T.</summary>
+    public void WeightGradient(TensorView<float> dWeight, TensorView<float> dOutput, TensorView<float> input, ConvGeometry g) =>
+        weightGradient.Run(
+            new ChannelRowsA(dOutput.Data, g), new Im2ColTransposedB(new Im2ColB(input.Data, g)), new MatrixOut(dWeight.Data, default, default, g.Ckk, 1f, 1f, 0),
+            g.OutChannels, g.Ckk, g.Batch * g.Positions, aAlongK: true, bAlongN: false);
+
+    /// <summary>dInput (N, C, H, W) = col2im(weight^T dOutput), as one GEMM gathering dOutput.</summary>
+    public void InputGradient(TensorView<float> dInput, TensorView<float> dOutput, TensorView<float> weight, ConvGeometry g) =>
+        inputGradient.Run(
+            new WeightTransposedA(weight.Data, g), new Col2ImB(dOutput.Data, g), new ConvInputGradient(dInput.Data, g),
+            g.Channels, g.Batch * g.Height * g.Width, g.OutChannels * g.Kernel * g.Kernel, aAlongK: true, bAlongN: true);
 }

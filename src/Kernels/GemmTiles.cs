@@ -291,6 +291,9 @@ internal static class GemmForms
     public static readonly (Type A, Type B, Type Out)[] All =
     [
         (typeof(StridedA), typeof(StridedB), typeof(MatrixOut)),
+        (typeof(StridedA), typeof(Im2ColB), typeof(ConvOutput)),
+        (typeof(ChannelRowsA), typeof(Im2ColTransposedB), typeof(MatrixOut)),
+        (typeof(WeightTransposedA), typeof(Col2ImB), typeof(ConvInputGradient)),
     ];
 }
 

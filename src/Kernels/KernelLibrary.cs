@@ -37,7 +37,7 @@ public sealed class KernelLibrary
         var workspace = new GemmWorkspace(accelerator);
         Gemm = new Gemm(accelerator, Policy, workspace);
         Elementwise = new Elementwise(accelerator, Policy);
-        Convolution = new Convolution(accelerator, Policy, Gemm, Elementwise);
+        Convolution = new Convolution(accelerator, Policy, Gemm, Elementwise, workspace);
         Pooling = new Pooling(accelerator, Policy);
         BatchNorm = new BatchNorm(accelerator, Policy);
         SoftmaxCrossEntropy = new SoftmaxCrossEntropy(accelerator, Policy);

@@ -210,6 +210,9 @@ public sealed class LaunchPolicy
     /// <summary>The most parts a GEMM's K is split into.</summary>
     internal const int MaxSplits = 64;
 
+    /// <summary>GEMMs of fewer multiply-adds are not split: the second pass would cost more than the parallelism gains.</summary>
+    internal const long MinSplitWork = 1L << 22;
+
     /// <summary>
     /// How a GPU tiles C (M, N) = A (M, K) B (K, N): a 64 x 64 tile per group; when that leaves SMs idle (fewer groups than
     /// multiprocessors), K is split into parts of at least <see cref="MinKPerSplit"/> until the groups fill a wave, the
@@ -220,7 +223,7 @@ public sealed class LaunchPolicy
         const int tile = GemmTiles.SmallTile, tileK = GemmTiles.SmallTileK;
         long groups = (long)((m + tile - 1) / tile) * ((n + tile - 1) / tile);
         int sms = Profile.Multiprocessors;
-        if (groups >= sms || k < 2 * MinKPerSplit)
+        if (groups >= sms || k < 2 * MinKPerSplit || (long)m * n * k < MinSplitWork)
         {
             return new GemmTiling(tile, tile, 1, k);
         }

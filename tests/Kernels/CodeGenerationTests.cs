@@ -18,7 +18,7 @@ public sealed class CodeGenerationTests
         foreach (string expected in new[]
         {
             "SmallKernel", "CoarseKernel", "BiasGradientKernel", "TrainingForwardKernel", "BackwardKernel", "Kernel",
-            "ReluForwardOp", "ReluBackwardOp", "BiasAddOp", "FillOp", "Im2ColOp", "Col2ImOp", "ToBatchMajorOp", "ToChannelMajorOp",
+            "ReluForwardOp", "ReluBackwardOp", "BiasAddOp", "FillOp", "Im2ColPlaneOp", "Col2ImPlaneOp", "ToBatchMajorPlaneOp", "ToChannelMajorPlaneOp",
             "MaxForwardOp", "MaxBackwardOp", "AverageForwardOp", "AverageBackwardOp", "InferenceOp", "SgdOp", "AdamOp",
             "CheckFiniteOp", "DropoutOp", "GatherOp", "SplitReduceOp`1",
         })

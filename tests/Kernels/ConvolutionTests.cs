@@ -47,7 +47,7 @@ public sealed class ConvolutionTests
             var dBias = buffers.Upload(dBias0, cout);
             var dInput = buffers.Garbage(n, c, h, w);
             var dOutput = buffers.Upload(r, outputShape[0], outputShape[1], outputShape[2], outputShape[3]);
-            library.Convolution.Backward(dInput, dWeight, dBias, dOutput, weight, inputShape, window, columns, scratch);
+            library.Convolution.Backward(dInput, dWeight, dBias, dOutput, input, weight, window, columns, scratch);
 
             double Loss(double[] xs, double[] ws, double[] bs) => Reference.Dot(Reference.Conv2d(xs, ws, bs, n, c, h, w, cout, k, s, p), r);
             var gx = Reference.Gradient(v => Loss(v, wd, bd), xd);
@@ -56,6 +56,96 @@ public sealed class ConvolutionTests
             Numerics.AssertClose(gx, buffers.Read(dInput), 1e-4, 1e-4, what + " dInput");
             Numerics.AssertClose(gw.Select((g, i) => g + dWeight0[i]).ToArray(), buffers.Read(dWeight), 1e-4, 1e-4, what + " dWeight");
             Numerics.AssertClose(gb.Select((g, i) => g + dBias0[i]).ToArray(), buffers.Read(dBias), 1e-4, 1e-4, what + " dBias");
+        }
+    });
+
+    /// <summary>dInput, dWeight, dBias of sum(conv(x, w, b) * dOut), by direct loops in double.</summary>
+    private static (double[] DInput, double[] DWeight, double[] DBias) BackwardReference(
+        double[] x, double[] w, double[] dOut, int n, int c, int h, int wd, int cout, int k, int s, int p)
+    {
+        int oh = ((h + (2 * p) - k) / s) + 1, ow = ((wd + (2 * p) - k) / s) + 1;
+        var dx = new double[x.Length];
+        var dw = new double[w.Length];
+        var db = new double[cout];
+        for (int ni = 0; ni < n; ni++)
+        {
+            for (int o = 0; o < cout; o++)
+            {
+                for (int i = 0; i < oh; i++)
+                {
+                    for (int j = 0; j < ow; j++)
+                    {
+                        double g = dOut[(((((ni * cout) + o) * oh) + i) * ow) + j];
+                        db[o] += g;
+                        for (int ci = 0; ci < c; ci++)
+                        {
+                            for (int kh = 0; kh < k; kh++)
+                            {
+                                for (int kw = 0; kw < k; kw++)
+                                {
+                                    int hi = (i * s) - p + kh, wi = (j * s) - p + kw;
+                                    if (hi >= 0 && hi < h && wi >= 0 && wi < wd)
+                                    {
+                                        int xi = (((((ni * c) + ci) * h) + hi) * wd) + wi, wj = (((((o * c) + ci) * k) + kh) * k) + kw;
+                                        dx[xi] += g * w[wj];
+                                        dw[wj] += g * x[xi];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        return (dx, dw, db);
+    }
+
+    // Shapes whose GEMMs a 132-SM GPU splits along K (the OpenCL device is launched as one): the forward's K = C * 9 and
+    // the weight gradient's K = N * OH * OW are long, the output small. Stride 2 and padding on the second.
+    private static readonly (int N, int C, int H, int W, int Cout, int K, int S, int P)[] SplitCases =
+    [
+        (4, 32, 6, 6, 8, 3, 1, 1), (8, 8, 12, 12, 4, 3, 2, 1), (16, 3, 14, 14, 5, 3, 1, 1),
+    ];
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void SplitKConvolutionsMatchTheReference(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    {
+        var random = new Random(12);
+        foreach (var (n, c, h, w, cout, k, s, p) in SplitCases)
+        {
+            string what = $"conv N{n} C{c} {h}x{w} -> {cout}, k{k} s{s} p{p} on {accelerator}";
+            var window = new Window(k, s, p);
+            var inputShape = new Shape(n, c, h, w);
+            var weightShape = new Shape(cout, c, k, k);
+            var outputShape = Convolution.OutputShape(inputShape, weightShape, window);
+            int np = n * outputShape[2] * outputShape[3];
+            if (!library.Policy.IsCpu)
+            {
+                bool split = library.Policy.GemmTiling(cout, np, c * k * k).Splits > 1 || library.Policy.GemmTiling(cout, c * k * k, np).Splits > 1;
+                Assert.True(split, $"{what}: neither the forward nor the weight gradient is split");
+            }
+
+            float[] x = Numerics.Normal(random, inputShape.Length), wt = Numerics.Normal(random, weightShape.Length);
+            float[] b = Numerics.Normal(random, cout), r = Numerics.Normal(random, outputShape.Length);
+            var input = buffers.Upload(x, n, c, h, w);
+            var weight = buffers.Upload(wt, cout, c, k, k);
+            var output = buffers.Garbage(outputShape[0], outputShape[1], outputShape[2], outputShape[3]);
+            var columns = buffers.Garbage(library.Convolution.ColumnsWorkspace(inputShape, weightShape, window) + 1);
+            var scratch = buffers.Garbage(library.Convolution.ScratchWorkspace(inputShape, weightShape, window) + 1);
+            library.Convolution.Forward(output, input, weight, buffers.Upload(b, cout), window, columns, scratch);
+            double[] xd = Numerics.ToDouble(x), wd = Numerics.ToDouble(wt);
+            Numerics.AssertClose(Reference.Conv2d(xd, wd, Numerics.ToDouble(b), n, c, h, w, cout, k, s, p), buffers.Read(output), 1e-4, 1e-4, what + " forward");
+
+            var dWeight = buffers.Upload(new float[weightShape.Length], cout, c, k, k);
+            var dBias = buffers.Upload(new float[cout], cout);
+            var dInput = buffers.Garbage(n, c, h, w);
+            library.Convolution.Backward(dInput, dWeight, dBias, buffers.Upload(r, outputShape[0], outputShape[1], outputShape[2], outputShape[3]), input, weight, window, columns, scratch);
+            var (gx, gw, gb) = BackwardReference(xd, wd, Numerics.ToDouble(r), n, c, h, w, cout, k, s, p);
+            Numerics.AssertClose(gx, buffers.Read(dInput), 1e-4, 1e-4, what + " dInput");
+            Numerics.AssertClose(gw, buffers.Read(dWeight), 1e-3, 1e-4, what + " dWeight");
+            Numerics.AssertClose(gb, buffers.Read(dBias), 1e-3, 1e-4, what + " dBias");
         }
     });
 
@@ -71,11 +161,12 @@ public sealed class ConvolutionTests
         var scratch = buffers.Garbage(Convolution.ScratchLength(inputShape, weightShape, window));
         var weight = buffers.Upload(Numerics.Normal(random, weightShape.Length), 2, 1, 3, 3);
         var output = buffers.Garbage(2, 2, 4, 4);
-        library.Convolution.Forward(output, buffers.Upload(x, 2, 1, 4, 4), weight, buffers.Upload(new float[2], 2), window, columns, scratch);
+        var input = buffers.Upload(x, 2, 1, 4, 4);
+        library.Convolution.Forward(output, input, weight, buffers.Upload(new float[2], 2), window, columns, scratch);
         var dBias = buffers.Upload(new float[2], 2);
         var dWeight = buffers.Upload(new float[weightShape.Length], 2, 1, 3, 3);
         var ones = Enumerable.Repeat(1f, output.Length).ToArray();
-        library.Convolution.Backward(null, dWeight, dBias, buffers.Upload(ones, 2, 2, 4, 4), weight, inputShape, window, columns, scratch);
+        library.Convolution.Backward(null, dWeight, dBias, buffers.Upload(ones, 2, 2, 4, 4), input, weight, window, columns, scratch);
         Numerics.AssertClose(new double[] { 32, 32 }, buffers.Read(dBias), 0, 1e-6, "dBias = number of output positions");
         var centre = buffers.Read(dWeight)[4];
         Assert.Equal(x.Sum(), centre, 1e-3);

@@ -1,6 +1,7 @@
-// Conv2d by im2col + GEMM: x (N, Cin, H, W) -> y (N, Cout, OH, OW), weight (Cout, Cin, K, K), bias (Cout).
-// Forward keeps the im2col columns (Cin K K, N OH OW) for the weight gradient; Backward overwrites them with dColumns.
-// Parameter gradients accumulate (+=); dInput is overwritten.
+// Conv2d: x (N, Cin, H, W) -> y (N, Cout, OH, OW), weight (Cout, Cin, K, K), bias (Cout). On GPUs the convolution is
+// three implicit GEMMs reading the input and dOut directly (Backward reads the forward's input); on the CPU accelerator
+// Forward keeps the im2col columns (Cin K K, N OH OW) for the weight gradient and Backward overwrites them with
+// dColumns. Parameter gradients accumulate (+=); dInput is overwritten.
 using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Layers;
@@ -12,7 +13,7 @@ public sealed class Conv2d : Layer
     private readonly Tensor<float> output, columns, scratch;
     private readonly Tensor<float>? dInput;
     private readonly Window window;
-    private Shape inputBatchShape;
+    private TensorView<float> input;
 
     /// <summary>Builds a convolution of (C, H, W) samples to <paramref name="outChannels"/> channels with <paramref name="window"/>.</summary>
     public Conv2d(LayerContext context, Shape inputShape, int outChannels, Window window, WeightInit init)
@@ -26,8 +27,9 @@ public sealed class Conv2d : Layer
         bias = AllocateParameter("bias", new Shape(outChannels), b);
         var batchInput = Batched(inputShape, context.BatchCapacity);
         output = AllocateBatch(OutputShape);
-        columns = Allocate<float>(new Shape(Convolution.ColumnsLength(batchInput, weightShape, window)));
-        scratch = Allocate<float>(new Shape(Convolution.ScratchLength(batchInput, weightShape, window)));
+        columns = Allocate<float>(new Shape(context.Kernels.Convolution.ColumnsWorkspace(batchInput, weightShape, window)));
+        scratch = Allocate<float>(new Shape(context.Kernels.Convolution.ScratchWorkspace(batchInput, weightShape, window)));
+        context.Kernels.Convolution.Reserve(batchInput, weightShape, window);
         dInput = context.NeedsInputGradient ? AllocateBatch(inputShape) : null;
     }
 
@@ -40,7 +42,7 @@ public sealed class Conv2d : Layer
     /// <inheritdoc/>
     public override TensorView<float> Forward(TensorView<float> input, bool training)
     {
-        inputBatchShape = input.Shape;
+        this.input = input;
         var y = output.ViewFor(input.Shape[0]);
         Kernels.Convolution.Forward(y, input, weight.Value.View, bias.Value.View, window, columns.View, scratch.View);
         return y;
@@ -51,7 +53,7 @@ public sealed class Conv2d : Layer
     {
         TensorView<float>? dx = dInput?.ViewFor(dOutput.Shape[0]);
         Kernels.Convolution.Backward(
-            dx, weight.Gradient.View, bias.Gradient.View, dOutput, weight.Value.View, inputBatchShape, window, columns.View, scratch.View);
+            dx, weight.Gradient.View, bias.Gradient.View, dOutput, input, weight.Value.View, window, columns.View, scratch.View);
         return dx;
     }
 

@@ -39,6 +39,10 @@ public sealed class Linear : Layer
         bias = AllocateParameter("bias", new Shape(outFeatures), b);
         output = AllocateBatch(OutputShape);
         dInput = context.NeedsInputGradient ? AllocateBatch(inputShape) : null;
+        var gemm = context.Kernels.Gemm;
+        gemm.Reserve(context.BatchCapacity, outFeatures, inFeatures);
+        gemm.Reserve(outFeatures, inFeatures, context.BatchCapacity);
+        gemm.Reserve(context.BatchCapacity, inFeatures, outFeatures);
     }
 
     /// <summary>Inputs per sample.</summary>
