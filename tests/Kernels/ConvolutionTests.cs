@@ -101,11 +101,12 @@ public sealed class ConvolutionTests
         return (dx, dw, db);
     }
 
-    // Shapes whose GEMMs a 132-SM GPU splits along K (the OpenCL device is launched as one): the forward's K = C * 9 and
-    // the weight gradient's K = N * OH * OW are long, the output small. Stride 2 and padding on the second.
+    // Shapes whose GEMMs a 132-SM GPU splits along K (the OpenCL device is launched as one): the forward's K = C * 9, the
+    // weight gradient's K = N * OH * OW and the input gradient's K = Cout * 9 are long, the outputs small. Stride 2 on
+    // the second.
     private static readonly (int N, int C, int H, int W, int Cout, int K, int S, int P)[] SplitCases =
     [
-        (4, 32, 6, 6, 8, 3, 1, 1), (8, 8, 12, 12, 4, 3, 2, 1), (16, 3, 14, 14, 5, 3, 1, 1),
+        (8, 64, 8, 8, 16, 3, 1, 1), (32, 32, 14, 14, 16, 3, 2, 1), (32, 16, 14, 14, 8, 3, 1, 1), (8, 64, 4, 4, 64, 3, 1, 1),
     ];
 
     [Theory]
@@ -123,8 +124,9 @@ public sealed class ConvolutionTests
             int np = n * outputShape[2] * outputShape[3];
             if (!library.Policy.IsCpu)
             {
-                bool split = library.Policy.GemmTiling(cout, np, c * k * k).Splits > 1 || library.Policy.GemmTiling(cout, c * k * k, np).Splits > 1;
-                Assert.True(split, $"{what}: neither the forward nor the weight gradient is split");
+                bool split = library.Policy.GemmTiling(cout, np, c * k * k).Splits > 1 || library.Policy.GemmTiling(cout, c * k * k, np).Splits > 1
+                    || library.Policy.GemmTiling(c, n * h * w, cout * k * k).Splits > 1;
+                Assert.True(split, $"{what}: none of the three GEMMs is split");
             }
 
             float[] x = Numerics.Normal(random, inputShape.Length), wt = Numerics.Normal(random, weightShape.Length);
