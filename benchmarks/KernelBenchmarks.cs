@@ -24,16 +24,21 @@ public sealed class KernelBenchmarks(Device device, bool quick, string? filter) 
 
     public void RunAll()
     {
+        LaunchOverhead();
         int[] squares = quick ? [128, 256] : cpu ? [256, 512] : [256, 512, 1024, 4096];
         foreach (int size in squares)
         {
             Gemm(size, size, size);
         }
 
-        // The MLP steps (batch 200 and 400) and the VGG steps' convolution GEMMs (batch 32, 28x28 input).
+        // On a GPU every GEMM shape of the MLP, mlp-deep and VGG training steps (read from their launch plans; the
+        // convolutions' implicit GEMMs timed as plain GEMMs of the same M, N, K, beside cuBLAS); on the CPU accelerator
+        // the MLPs' shapes and two of the VGG's (its large ones take seconds each there).
         var modelShapes = quick
             ? new (int M, int N, int K)[] { (200, 100, 784), (100, 784, 200) }
-            : [(200, 100, 784), (100, 784, 200), (400, 512, 784), (512, 784, 400), (400, 784, 512), (128, 6272, 576), (512, 512, 2304), (512, 2304, 512)];
+            : cpu
+                ? [(200, 100, 784), (100, 784, 200), (400, 512, 784), (512, 784, 400), (400, 784, 512), (128, 6272, 576), (512, 512, 2304)]
+                : StepGemmShapes();
         foreach (var (m, n, k) in modelShapes)
         {
             Gemm(m, n, k);
@@ -154,6 +159,51 @@ public sealed class KernelBenchmarks(Device device, bool quick, string? filter) 
         }
 
         Add("gemm", $"{m}x{n}x{k}", t, 2.0 * m * n * k, null, yardstick);
+    }
+
+    /// <summary>The distinct GEMM shapes of one training step of each model, in plan order.</summary>
+    private static (int M, int N, int K)[] StepGemmShapes()
+    {
+        var shapes = new List<(int, int, int)>();
+        foreach (string model in new[] { "mlp", "mlp-deep", "vgg" })
+        {
+            foreach (var record in LaunchPlan.Make(model, 1, 132).Launches)
+            {
+                if (record.Gemm is { } g && !shapes.Contains((g.M, g.N, g.K)))
+                {
+                    shapes.Add((g.M, g.N, g.K));
+                }
+            }
+        }
+
+        return [.. shapes];
+    }
+
+    /// <summary>
+    /// The cost of one kernel launch through ILGPU: 100 launches of a one-element fill, then one wait, per launch. On a
+    /// GPU this is what a training step pays per launch besides the work.
+    /// </summary>
+    private void LaunchOverhead()
+    {
+        if (!Selected("launch"))
+        {
+            return;
+        }
+
+        const int launches = 100;
+        var one = Random(1);
+        var t = Timer.Measure(repeats, () =>
+        {
+            for (int i = 0; i < launches; i++)
+            {
+                K.Elementwise.Fill(one, 1f);
+            }
+
+            device.Synchronize();
+        });
+        var row = new BenchRow("launch_overhead", "fill1", accelerator, t.MedianMs / launches, t.MinMs / launches, t.MaxMs / launches, null, null, null);
+        Rows.Add(row);
+        Console.WriteLine(FormattableString.Invariant($"{row}  {t.MedianMs * 1000 / launches:F1} us per launch"));
     }
 
     private CuBlas? CuBlasHandle()
