@@ -97,7 +97,6 @@ public static class Program
         }
     }
 
-    /// <summary>The --verbose option every command takes: print stack traces with errors.</summary>
     /// <summary>
     /// A parser message on one line: a list after a colon (the values an option accepts) becomes comma-separated.
     /// </summary>
@@ -107,6 +106,7 @@ public static class Program
         return parts.Length > 1 && parts[0].EndsWith(':') ? $"{parts[0]} {string.Join(", ", parts[1..])}" : string.Join(' ', parts);
     }
 
+    /// <summary>The --verbose option every command takes: print stack traces with errors.</summary>
     internal static Option<bool> VerboseOption() => new("--verbose") { Description = "Print stack traces with errors." };
 
     /// <summary>The --accelerator option: auto, cuda, opencl or cpu.</summary>

@@ -261,9 +261,7 @@ internal sealed class GemmForm<TA, TB, TOut>
 
         var tiling = policy.GemmTiling(m, n, k);
         var grid = new GemmGrid(m, n, k, tiling.KPerSplit, aAlongK ? 1 : 0, bAlongN ? 1 : 0);
-        var config = new KernelConfig(
-            new Index3D((n + tiling.TileN - 1) / tiling.TileN, (m + tiling.TileM - 1) / tiling.TileM, tiling.Splits),
-            new Index3D(GemmTiles.Threads, GemmTiles.Threads, 1));
+        var config = LaunchPolicy.GemmLaunch(tiling, m, n);
         var shape = new GemmShape(m, n, k, tiling.TileM, tiling.TileN, tiling.Splits);
         if (tiling.Splits == 1)
         {

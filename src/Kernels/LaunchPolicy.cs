@@ -235,6 +235,11 @@ public sealed class LaunchPolicy
         return splits <= 1 ? new GemmTiling(tile, tile, 1, k) : new GemmTiling(tile, tile, splits, perSplit);
     }
 
+    /// <summary>The launch of a tiled GEMM: one group of 16 x 16 threads per tile (x: columns, y: rows) and split (z).</summary>
+    internal static KernelConfig GemmLaunch(GemmTiling tiling, int m, int n) => new(
+        new Index3D((n + tiling.TileN - 1) / tiling.TileN, (m + tiling.TileM - 1) / tiling.TileM, tiling.Splits),
+        new Index3D(GemmTiles.Threads, GemmTiles.Threads, 1));
+
     /// <summary>Bytes of shared memory a reduction group allocates.</summary>
     internal static int ReduceSharedBytes => MaxReduceGroupSize * sizeof(float);
 }

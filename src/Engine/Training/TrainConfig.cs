@@ -112,7 +112,11 @@ public sealed record TrainConfig
     /// <summary>Where to run.</summary>
     public AcceleratorKind Accelerator { get; init; } = AcceleratorKind.Auto;
 
-    /// <summary>The reference's defaults for <paramref name="model"/> (see REFERENCE.md).</summary>
+    /// <summary>
+    /// The reference assignment's defaults for <paramref name="model"/>: mlp, 784-100-10 with SGD at 2e-3, batch 200,
+    /// 1500 steps and N(0, 1e-4^2) weights; mlp-deep, 512-512-256-128-64 with Adam at 2e-4, batch 400, 4000 steps;
+    /// vgg, the VGG-style ConvNet with Adam at 1e-4, batch 32, 5000 steps, evaluated every 500.
+    /// </summary>
     public static TrainConfig DefaultsFor(string model) => model switch
     {
         "mlp" => new TrainConfig(),
