@@ -64,3 +64,22 @@ public sealed class ConfigurationException(string message) : GpuNetException(mes
 
 /// <summary>Training met a non-finite loss or gradient; the message names the step and the layer.</summary>
 public sealed class DivergenceException(string message) : GpuNetException(message);
+
+/// <summary>
+/// The communication layer of data-parallel training failed: the MPI or NCCL library is missing or not the one
+/// expected, or one of its calls returned an error; the message names the library or the call and what it said.
+/// </summary>
+public sealed class DistributedException : GpuNetException
+{
+    /// <summary>Creates the error with its one-line message.</summary>
+    public DistributedException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the error with its one-line message.</summary>
+    public DistributedException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}

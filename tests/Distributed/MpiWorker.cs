@@ -1,0 +1,232 @@
+using System.Runtime.InteropServices;
+using GpuNet.Engine;
+using GpuNet.Engine.Distributed;
+
+namespace GpuNet.Tests.Distributed;
+
+/// <summary>
+/// The bodies of the MPI tests, each run as every rank of an mpirun job: <c>mpirun -np 2 GpuNet.Tests --mpi-worker
+/// NAME ARGS</c> (see <see cref="MpiTests"/>, which launches them, and Program.cs). A body checks with xunit's
+/// asserts; a failure prints the exception and exits with 1, and mpirun then ends the job with a non-zero status.
+/// A rank that finishes prints <c>rank R of N: NAME ok</c>, which the launching test requires from every rank.
+/// </summary>
+internal static class MpiWorker
+{
+    public const string Command = "--mpi-worker";
+
+    /// <summary>SIGUSR1 on Linux, which mpirun forwards to every rank at once (Open MPI's ess_base_forward_signals).</summary>
+    private const PosixSignal SigUsr1 = (PosixSignal)10;
+
+    public static int Run(string[] args)
+    {
+        string name = args.Length > 0 ? args[0] : "";
+        try
+        {
+            switch (name)
+            {
+                case "collectives":
+                    Collectives(args[1]);
+                    return 0;
+                case "abort":
+                    AbortWhileTheOtherWaits();
+                    return 0;
+                case "barrier-loop":
+                    BarrierLoop();
+                    return 0;
+                case "lifecycle":
+                    Lifecycle();
+                    return 0;
+                case "stop-on-sigterm":
+                    return StopTogetherOnSigterm();
+                default:
+                    Console.Error.WriteLine($"unknown MPI worker '{name}'");
+                    return 2;
+            }
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"MPI worker {name} failed on rank {Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK")}: {e}");
+            return 1;
+        }
+    }
+
+    /// <summary>Every collective of <see cref="MpiCommunicator"/> with rank-dependent values and exact expected results.</summary>
+    private static void Collectives(string scratch)
+    {
+        var launch = Communicators.Detect();
+        Assert.True(launch.IsDistributed, $"not started by a launcher: {launch}");
+        using var communicator = Communicators.Open(DistributedMode.Auto);
+        var mpi = Assert.IsType<MpiCommunicator>(communicator);
+        int rank = communicator.Rank, size = communicator.Size;
+        Assert.Equal("mpi", communicator.Backend);
+        Assert.Equal(2, size);
+        Assert.Equal(launch.Rank, rank);
+        Assert.Equal(int.Parse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_RANK")!), communicator.LocalRank);
+
+        // Lengths 0, 1, a prime and one that is not a multiple of the chunk below; every value and every sum is exact.
+        foreach (int length in new[] { 0, 1, 13, 1000 })
+        {
+            var floats = Enumerable.Range(0, length).Select(i => (rank + 1) * (i + 0.5f)).ToArray();
+            communicator.AllReduceSum(floats);
+            Assert.Equal(Enumerable.Range(0, length).Select(i => 3 * (i + 0.5f)), floats);
+
+            var doubles = Enumerable.Range(0, length).Select(i => (rank + 1) * (i + 0.25)).ToArray();
+            communicator.AllReduceSum(doubles);
+            Assert.Equal(Enumerable.Range(0, length).Select(i => 3 * (i + 0.25)), doubles);
+
+            // Beyond 32 bits: MPI_INT64_T, not MPI_INT.
+            var longs = Enumerable.Range(0, length).Select(i => ((rank + 1) * (1L << 40)) + (rank * 7L) - i).ToArray();
+            communicator.AllReduceSum(longs);
+            Assert.Equal(Enumerable.Range(0, length).Select(i => (3 * (1L << 40)) + 7L - (2L * i)), longs);
+
+            // The larger value comes from rank 0 at even i and from rank 1 at odd i; all negative.
+            var ints = Enumerable.Range(0, length).Select(i => -1000 - i + (i % 2 == rank ? 500 : 0)).ToArray();
+            communicator.AllReduceMax(ints);
+            Assert.Equal(Enumerable.Range(0, length).Select(i => -500 - i), ints);
+        }
+
+        // Chunked calls (as for counts above int.MaxValue) give the same sums: 1000 elements in 143 calls of 7.
+        mpi.MaxChunk = 7;
+        var chunked = Enumerable.Range(0, 1000).Select(i => (rank + 1) * (i + 0.5f)).ToArray();
+        communicator.AllReduceSum(chunked);
+        Assert.Equal(Enumerable.Range(0, 1000).Select(i => 3 * (i + 0.5f)), chunked);
+        var chunkedBytes = rank == 1 ? Enumerable.Range(0, 100).Select(i => (byte)(i * 3)).ToArray() : new byte[100];
+        communicator.Broadcast(chunkedBytes, root: 1);
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => (byte)(i * 3)), chunkedBytes);
+        mpi.MaxChunk = int.MaxValue;
+
+        // Broadcast from root 1 (not the default 0): rank 0's data is replaced, rank 1's kept.
+        var bytes = rank == 1 ? Enumerable.Range(0, 300).Select(i => (byte)(255 - (i % 256))).ToArray() : new byte[300];
+        communicator.Broadcast(bytes, root: 1);
+        Assert.Equal(Enumerable.Range(0, 300).Select(i => (byte)(255 - (i % 256))), bytes);
+        var weights = rank == 0 ? [1.5f, -2.25f, float.MaxValue, float.Epsilon] : new float[4];
+        communicator.Broadcast(weights, root: 0);
+        Assert.Equal([1.5f, -2.25f, float.MaxValue, float.Epsilon], weights);
+        Assert.Throws<ArgumentOutOfRangeException>(() => communicator.Broadcast(bytes, root: 2));
+
+        // Barrier: rank 1 writes a file before it, rank 0 reads it after it.
+        string marker = Path.Combine(scratch, "written-before-the-barrier");
+        if (rank == 1)
+        {
+            File.WriteAllText(marker, "rank 1");
+        }
+
+        communicator.Barrier();
+        if (rank == 0)
+        {
+            Assert.Equal("rank 1", File.ReadAllText(marker));
+        }
+
+        // A return code that is not MPI_SUCCESS becomes a DistributedException with Open MPI's text: MPI_Bcast with a
+        // null datatype fails its parameter check on each rank alone (MPI_ERRORS_RETURN, so the job goes on).
+        var error = Assert.Throws<DistributedException>(() => mpi.Broadcast<byte>(new byte[4], datatype: 0, root: 0));
+        Assert.Equal($"MPI_Bcast failed on rank {rank} of 2: MPI_ERR_TYPE: invalid datatype (error 3).", error.Message);
+        Assert.IsType<GpuNetException>(error, exactMatch: false);
+
+        // Both ranks are still in step after the error.
+        var after = new[] { rank + 1.0 };
+        communicator.AllReduceSum(after);
+        Assert.Equal(3.0, after[0]);
+        Console.WriteLine($"rank {rank} of {size}: collectives ok");
+    }
+
+    /// <summary>
+    /// One rank: two communicators share one MPI (finalized when the second is disposed, never to start again), and a
+    /// launcher that claims another number of processes than Open MPI sees is an error.
+    /// </summary>
+    private static void Lifecycle()
+    {
+        var first = MpiCommunicator.Open();
+        var second = MpiCommunicator.Open();
+        Assert.Equal((0, 1), (second.Rank, second.Size));
+        first.Dispose();
+        Assert.Throws<ObjectDisposedException>(first.Barrier);
+        second.Barrier();
+
+        var mismatch = Assert.Throws<DistributedException>(() =>
+            Communicators.Open(DistributedMode.Auto, new LaunchEnvironment("a PMI launcher (PMI_SIZE=2)", 2, 0), ["libmpi.so.40"]));
+        Assert.Equal(
+            "Started by a PMI launcher (PMI_SIZE=2) as one of 2 processes, but Open MPI sees 1; start GpuNet with Open MPI's mpirun.",
+            mismatch.Message);
+
+        second.Barrier();
+        second.Dispose();
+        var again = Assert.Throws<DistributedException>(MpiCommunicator.Open);
+        Assert.Equal("MPI was already finalized in this process; it cannot start again.", again.Message);
+        Console.WriteLine("rank 0 of 1: lifecycle ok");
+    }
+
+    /// <summary>Rank 1 aborts with 7 while rank 0 waits in a barrier that rank 1 never joins: mpirun ends both, exit status 7.</summary>
+    private static void AbortWhileTheOtherWaits()
+    {
+        using var communicator = MpiCommunicator.Open();
+        communicator.Barrier();
+        if (communicator.Rank == 1)
+        {
+            Console.WriteLine("rank 1 aborting");
+            Console.Out.Flush();
+            communicator.Abort(7);
+        }
+
+        communicator.Barrier();
+        Console.WriteLine("rank 0 passed a barrier that rank 1 never entered");
+    }
+
+    /// <summary>Barriers until killed, printing its pid once the first barrier has passed and every signal it gets.</summary>
+    private static void BarrierLoop()
+    {
+        using var communicator = MpiCommunicator.Open();
+        int rank = communicator.Rank;
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => Received(rank, context));
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => Received(rank, context));
+        communicator.Barrier();
+        Console.WriteLine($"rank {rank} pid {Environment.ProcessId} looping");
+        Console.Out.Flush();
+        while (true)
+        {
+            communicator.Barrier();
+        }
+    }
+
+    private static void Received(int rank, PosixSignalContext context)
+    {
+        Console.WriteLine($"rank {rank} got {context.Signal} at {DateTime.UtcNow:HH:mm:ss.fff}");
+        Console.Out.Flush();
+        context.Cancel = true;
+    }
+
+    /// <summary>
+    /// Loops on an all-reduction of a stop flag that SIGTERM sets, so every rank stops after the same iteration, as a
+    /// trainer must; prints the iteration, finalizes MPI and exits with 143.
+    /// </summary>
+    private static int StopTogetherOnSigterm()
+    {
+        using var communicator = MpiCommunicator.Open();
+        int rank = communicator.Rank;
+        int stop = 0;
+        void Stop(PosixSignalContext context)
+        {
+            Received(rank, context);
+            Volatile.Write(ref stop, 1);
+        }
+
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using var user1 = PosixSignalRegistration.Create(SigUsr1, Stop);
+        communicator.Barrier();
+        Console.WriteLine($"rank {rank} pid {Environment.ProcessId} looping");
+        Console.Out.Flush();
+        var flag = new int[1];
+        for (long iteration = 0; ; iteration++)
+        {
+            flag[0] = Volatile.Read(ref stop);
+            communicator.AllReduceMax(flag);
+            if (flag[0] != 0)
+            {
+                Console.WriteLine($"rank {rank} stopping after iteration {iteration}");
+                Console.Out.Flush();
+                communicator.Dispose();
+                return 143;
+            }
+        }
+    }
+}
