@@ -3,7 +3,9 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using GpuNet.Engine;
+using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Data;
+using GpuNet.Engine.Distributed;
 using GpuNet.Engine.Layers;
 using GpuNet.Engine.Training;
 
@@ -50,27 +52,37 @@ internal static class TrainCommand
         var cropPadding = new Option<int?>("--crop-padding") { Description = "crop augmentation: zero padding of 2 or 4 pixels (default 4)." };
         var dropout = new Option<double?>("--dropout") { Description = "mlp, mlp-deep: inverted dropout with probability P after each hidden ReLU (default 0: none)." };
         var labelSmoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing E of the training loss, as PyTorch's CrossEntropyLoss(label_smoothing=E) (default 0); the test loss stays plain cross-entropy." };
+        var distributed = new Option<string>("--distributed")
+        {
+            Description = "auto (MPI when started by mpirun or a scheduler's MPI launcher with several processes; else one process), none or mpi.",
+            DefaultValueFactory = _ => "auto",
+        };
+        distributed.AcceptOnlyFromAmong("auto", "none", "mpi");
+        var nccl = new Option<string?>("--nccl") { Description = "libnccl.so.2 to all-reduce gradients between CUDA devices (default: GPUNET_NCCL, the loader's path, Python's site-packages)." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in DIR from its checkpoint.safetensors (its configuration is the checkpoint's; --accelerator may change)." };
 
         var command = new Command("train", "Train a model and write metrics.csv, summary.json, curves.png and model.safetensors.")
         {
             model, dataset, dataDir, hidden, width, optimizer, lr, momentum, weightDecay, batchSize, steps, evalEvery, batchNorm, init,
             normalize, lrSchedule, warmup, lrStepEvery, lrStepFactor, augment, cropPadding, dropout, labelSmoothing, seed, accelerator,
-            outDir, force, checkpointEvery, onNan, resume, Program.VerboseOption(),
+            outDir, force, checkpointEvery, onNan, distributed, nccl, resume, Program.VerboseOption(),
         };
         command.SetAction(parse =>
         {
+            var placement = new Placement(
+                parse.GetValue(distributed) switch { "none" => DistributedMode.None, "mpi" => DistributedMode.Mpi, _ => DistributedMode.Auto },
+                parse.GetValue(nccl));
             if (parse.GetValue(resume) is { } resumeDir)
             {
                 var others = parse.CommandResult.Children.OfType<OptionResult>()
-                    .Where(o => !o.Implicit && o.Option != resume && o.Option != accelerator && o.Option.Name != "--verbose")
+                    .Where(o => !o.Implicit && o.Option != resume && o.Option != accelerator && o.Option != distributed && o.Option != nccl && o.Option.Name != "--verbose")
                     .Select(o => o.Option.Name).ToList();
                 if (others.Count > 0)
                 {
                     throw new ConfigurationException($"--resume takes the checkpoint's configuration; {string.Join(", ", others)} cannot be changed (only --accelerator).");
                 }
 
-                return Resume(output, interactive, resumeDir, parse.GetResult(accelerator) is { Implicit: false } ? Program.ParseAccelerator(parse.GetValue(accelerator)) : null);
+                return Resume(output, interactive, resumeDir, parse.GetResult(accelerator) is { Implicit: false } ? Program.ParseAccelerator(parse.GetValue(accelerator)) : null, placement);
             }
 
             string modelName = parse.GetValue(model)!;
@@ -142,13 +154,12 @@ internal static class TrainCommand
             config.Validate();
 
             string directory = parse.GetValue(outDir) ?? Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{config.Model}");
-            PrepareOutput(directory, parse.GetValue(force));
-            return Train(output, interactive, config, directory, resumeFrom: null);
+            return Train(output, interactive, config, directory, resumeFrom: null, placement, force: parse.GetValue(force));
         });
         return command;
     }
 
-    private static int Resume(TextWriter output, bool interactive, string directory, AcceleratorKind? accelerator)
+    private static int Resume(TextWriter output, bool interactive, string directory, AcceleratorKind? accelerator, Placement placement)
     {
         string path = Path.Combine(directory, GpuNet.Engine.Checkpoints.Checkpoint.FileName);
         var (_, _, config, state) = GpuNet.Engine.Checkpoints.Checkpoint.Read(path);
@@ -160,42 +171,143 @@ internal static class TrainCommand
             return 0;
         }
 
-        output.WriteLine($"resuming {directory} after step {state.Step} of {config.Steps}");
-        return Train(output, interactive, config, directory, path);
+        return Train(output, interactive, config, directory, path, placement, force: false, resumedState: state);
     }
 
-    private static int Train(TextWriter output, bool interactive, TrainConfig config, string directory, string? resumeFrom)
+    /// <summary>
+    /// One training run, as one process or as one rank of a data-parallel run: rank 0 prepares the run directory and
+    /// reports; every rank opens its own device and trains its share. Under MPI, a failure on any rank aborts the job
+    /// (MPI_Abort) so no rank waits forever for another; an agreed interrupt ends every rank with its exit code.
+    /// </summary>
+    private static int Train(
+        TextWriter output, bool interactive, TrainConfig config, string directory, string? resumeFrom, Placement placement, bool force, TrainingState? resumedState = null)
     {
-        var data = DataSets.Load(config.Dataset, config.DataDir);
-        using var device = Device.Open(config.Accelerator);
-        var progress = new ConsoleProgress(output, interactive);
-        TrainResult result;
-        using (var interrupt = new Interrupt())
+        using var communicator = Communicators.Open(placement.Mode);
+        bool root = communicator.Rank == 0;
+        try
+        {
+            if (resumedState is { } state)
+            {
+                CheckRanks(state, config, communicator.Size, directory, root ? output : TextWriter.Null);
+            }
+            else
+            {
+                PrepareOutputOnRoot(directory, force, communicator);
+            }
+
+            if (root && resumedState is { } resumed)
+            {
+                output.WriteLine($"resuming {directory} after step {resumed.Step} of {config.Steps}");
+            }
+
+            var data = DataSets.Load(config.Dataset, config.DataDir);
+            using var device = Device.Open(config.Accelerator, communicator.LocalRank);
+            using var parallel = DataParallel.Create(communicator, device, placement.NcclPath);
+            if (root && parallel.Size > 1)
+            {
+                string how = parallel.Method == "nccl"
+                    ? $"NCCL between CUDA devices ({parallel.NcclLibrary})"
+                    : $"MPI through host memory{(parallel.FallbackReason is { } why ? $" (not NCCL: {why})" : "")}";
+                output.WriteLine($"data parallel: {parallel.Size} ranks, each {config.BatchSize / parallel.Size} of the {config.BatchSize} images per step; gradients summed by {how}");
+            }
+
+            var progress = new ConsoleProgress(root ? output : TextWriter.Null, interactive && root);
+            TrainResult result;
+            using (var interrupt = new Interrupt())
+            {
+                try
+                {
+                    var options = new TrainerOptions(interactive ? TimeSpan.FromSeconds(1) : null, parallel, () => interrupt.ExitCode);
+                    result = Trainer.Run(config, data, device, directory, root ? progress : null, resumeFrom, options, interrupt.Token);
+                }
+                catch (TrainingInterruptedException e)
+                {
+                    progress.Finish();
+                    if (root)
+                    {
+                        output.WriteLine(e.Message);
+                    }
+
+                    return e.ExitCode;
+                }
+                finally
+                {
+                    progress.Finish();
+                }
+            }
+
+            if (root)
+            {
+                var last = result.Rows[^1];
+                string ranks = result.Ranks > 1 ? string.Create(CultureInfo.InvariantCulture, $" over {result.Ranks} ranks ({result.TrainImagesPerSecond / result.Ranks:F0} per rank)") : "";
+                output.WriteLine(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"final_test_accuracy {last.TestAccuracy:F4} (best {result.Rows.Max(r => r.TestAccuracy):F4}), test loss {last.TestLoss:F4} after {config.Steps} steps " +
+                    $"in {result.WallSeconds:F1} s ({result.TrainImagesPerSecond:F0} training images/s{ranks} on {DeviceSelector.Describe(device.Info.Kind)})"));
+                output.WriteLine($"outputs: {Path.GetFullPath(directory)} ({RunFiles.MetricsFile}, {RunFiles.SummaryFile}, {RunFiles.CurvesFile}, {RunFiles.ModelFile})");
+            }
+
+            return 0;
+        }
+        catch (Exception e) when (communicator.Size > 1 && e is not OutOfMemoryException)
+        {
+            // Another rank may be waiting in a collective for this one: end the whole job, with this error's exit code.
+            int code = e is ConfigurationException ? Program.UsageError : Program.Failure;
+            Console.Error.WriteLine($"gpunet (rank {communicator.Rank} of {communicator.Size}): {Program.OneLine(e.Message)}");
+            communicator.Abort(code);
+            throw;
+        }
+    }
+
+    /// <summary>Rank 0 creates and checks the run directory; every rank learns whether it could, so all stop together.</summary>
+    private static void PrepareOutputOnRoot(string directory, bool force, ICommunicator communicator)
+    {
+        Exception? failure = null;
+        if (communicator.Rank == 0)
         {
             try
             {
-                result = Trainer.Run(config, data, device, directory, progress, resumeFrom, new TrainerOptions(interactive ? TimeSpan.FromSeconds(1) : null), interrupt.Token);
+                PrepareOutput(directory, force);
             }
-            catch (OperationCanceledException e)
+            catch (GpuNetException e)
             {
-                progress.Finish();
-                output.WriteLine(e.Message);
-                return interrupt.ExitCode;
-            }
-            finally
-            {
-                progress.Finish();
+                failure = e;
             }
         }
 
-        var last = result.Rows[^1];
-        output.WriteLine(string.Create(
-            CultureInfo.InvariantCulture,
-            $"final_test_accuracy {last.TestAccuracy:F4} (best {result.Rows.Max(r => r.TestAccuracy):F4}), test loss {last.TestLoss:F4} after {config.Steps} steps " +
-            $"in {result.WallSeconds:F1} s ({result.TrainImagesPerSecond:F0} training images/s on {DeviceSelector.Describe(device.Info.Kind)})"));
-        output.WriteLine($"outputs: {Path.GetFullPath(directory)} ({RunFiles.MetricsFile}, {RunFiles.SummaryFile}, {RunFiles.CurvesFile}, {RunFiles.ModelFile})");
-        return 0;
+        Span<int> failed = [failure is null ? 0 : 1];
+        communicator.AllReduceMax(failed);
+        if (failure is not null)
+        {
+            throw failure;
+        }
+
+        if (failed[0] != 0)
+        {
+            throw new GpuNetException($"{directory}: rank 0 could not prepare the run directory.");
+        }
     }
+
+    /// <summary>A checkpoint of an N-rank run resumes under another count only if the global batch still divides; it says so.</summary>
+    private static void CheckRanks(TrainingState state, TrainConfig config, int ranks, string directory, TextWriter output)
+    {
+        if (state.Ranks == ranks)
+        {
+            return;
+        }
+
+        if (config.BatchSize % ranks != 0)
+        {
+            throw new ConfigurationException(
+                $"{directory} was trained on {state.Ranks} rank(s) with a global batch of {config.BatchSize}, which does not divide by {ranks} ranks; resume with a rank count that divides {config.BatchSize}.");
+        }
+
+        output.WriteLine(
+            $"resuming a {state.Ranks}-rank run on {ranks} rank(s): each now takes {config.BatchSize / ranks} of the {config.BatchSize} images per step, so the rest of the run will not equal the {state.Ranks}-rank run bit for bit.");
+    }
+
+    /// <summary>How a run is placed: one process or MPI, and NCCL's library.</summary>
+    private sealed record Placement(DistributedMode Mode, string? NcclPath);
 
     /// <summary>Creates the run directory, refusing one that holds files unless forced, and checks it is writable.</summary>
     internal static void PrepareOutput(string directory, bool force)
@@ -283,7 +395,7 @@ internal sealed class ConsoleProgress(TextWriter output, bool interactive) : ITr
             lineOpen = false;
         }
 
-        output.WriteLine($"{reason}; step skipped (--on-nan skip)");
+        output.WriteLine($"{reason}; skipped (--on-nan skip)");
     }
 
     public void Step(int step, int steps, double imagesPerSecond, double elapsedSeconds)

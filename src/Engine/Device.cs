@@ -36,9 +36,14 @@ public static class DeviceSelector
 {
     /// <summary>
     /// The CPU accelerator's simulated device: one multiprocessor per core with two threads per group at most, so
-    /// the coarse launches of <see cref="LaunchPolicy"/> put one OS thread on each core and barriers stay cheap.
+    /// the coarse launches of <see cref="LaunchPolicy"/> put one OS thread on each core and barriers stay cheap. Under
+    /// mpirun, the ranks on a node share its cores (OMPI_COMM_WORLD_LOCAL_SIZE).
     /// </summary>
-    public static CPUDevice CpuDevice { get; } = new(2, 1, Math.Max(1, Environment.ProcessorCount));
+    public static CPUDevice CpuDevice { get; } = new(2, 1, Math.Max(1, Environment.ProcessorCount / LocalRanks()));
+
+    /// <summary>Processes mpirun started on this node (1 outside mpirun).</summary>
+    private static int LocalRanks() =>
+        int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_SIZE"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0 ? n : 1;
 
     /// <summary>Every accelerator ILGPU sees, CUDA first, then OpenCL, then the CPU accelerator.</summary>
     public static IReadOnlyList<DeviceInfo> List()
@@ -63,17 +68,28 @@ public static class DeviceSelector
         return result;
     }
 
-    /// <summary>The device <paramref name="kind"/> resolves to among <paramref name="present"/>.</summary>
+    /// <summary>
+    /// The device <paramref name="kind"/> resolves to among <paramref name="present"/> for the process with
+    /// <paramref name="localRank"/> on its node: device <c>localRank % count</c> of the chosen kind, so the ranks of a
+    /// data-parallel run on one node spread over its GPUs (every rank shares the CPU accelerator).
+    /// </summary>
     /// <exception cref="AcceleratorNotFoundException">None of that kind is present; the message lists what is.</exception>
-    public static DeviceInfo Resolve(AcceleratorKind kind, IReadOnlyList<DeviceInfo> present)
+    public static DeviceInfo Resolve(AcceleratorKind kind, IReadOnlyList<DeviceInfo> present, int localRank = 0)
     {
+        ArgumentNullException.ThrowIfNull(present);
+        DeviceInfo? Pick(Func<DeviceInfo, bool> which)
+        {
+            var candidates = present.Where(which).ToList();
+            return candidates.Count == 0 ? null : candidates[Math.Abs(localRank) % candidates.Count];
+        }
+
         DeviceInfo? pick = kind switch
         {
             AcceleratorKind.Auto =>
-                present.FirstOrDefault(d => d.Kind == AcceleratorKind.Cuda)
-                ?? present.FirstOrDefault(d => d.Kind == AcceleratorKind.OpenCL && d.IsGpu)
-                ?? present.FirstOrDefault(d => d.Kind == AcceleratorKind.Cpu),
-            _ => present.FirstOrDefault(d => d.Kind == kind),
+                Pick(d => d.Kind == AcceleratorKind.Cuda)
+                ?? Pick(d => d.Kind == AcceleratorKind.OpenCL && d.IsGpu)
+                ?? Pick(d => d.Kind == AcceleratorKind.Cpu),
+            _ => Pick(d => d.Kind == kind),
         };
         return pick ?? throw new AcceleratorNotFoundException(
             $"No {Describe(kind)} accelerator is present; present: {string.Join(", ", present.Select(d => $"{Describe(d.Kind)} ({d.Name})"))}.");
@@ -117,11 +133,11 @@ public sealed class Device : IDisposable
     /// <summary>Every blocking wait for the device that training and evaluation make, counted.</summary>
     public DeviceReads Reads { get; }
 
-    /// <summary>Opens the accelerator <paramref name="kind"/> resolves to.</summary>
+    /// <summary>Opens the accelerator <paramref name="kind"/> resolves to for the process with <paramref name="localRank"/> on its node.</summary>
     /// <exception cref="AcceleratorNotFoundException">It is not present.</exception>
-    public static Device Open(AcceleratorKind kind)
+    public static Device Open(AcceleratorKind kind, int localRank = 0)
     {
-        var info = DeviceSelector.Resolve(kind, DeviceSelector.List());
+        var info = DeviceSelector.Resolve(kind, DeviceSelector.List(), localRank);
         var context = DeviceSelector.CreateContext();
         try
         {

@@ -32,16 +32,23 @@ public sealed class LossTotals : IDisposable
     /// <summary>Waits for the device, returns (mean loss, accuracy, samples) since the last read, and starts over.</summary>
     public (double MeanLoss, double Accuracy, long Samples) Read()
     {
+        var (lossSum, correct, samples) = ReadSums();
+        return samples == 0 ? (double.NaN, double.NaN, 0) : (lossSum / samples, (double)correct / samples, samples);
+    }
+
+    /// <summary>Waits for the device, returns (loss sum, correct count, samples) since the last read, and starts over.</summary>
+    public (double LossSum, long Correct, long Samples) ReadSums()
+    {
         long samples = Samples;
         if (samples == 0)
         {
-            return (double.NaN, double.NaN, 0);
+            return (0, 0, 0);
         }
 
         reads.WaitForDevice();
         lossSum.Download(lossHost);
         correct.Download(correctHost);
-        var result = ((double)lossHost[0] / samples, (double)correctHost[0] / samples, samples);
+        var result = ((double)lossHost[0], (long)correctHost[0], samples);
         Samples = 0;
         lossHost[0] = 0;
         correctHost[0] = 0;

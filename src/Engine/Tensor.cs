@@ -152,4 +152,22 @@ public static class DeviceCopy
             }
         }
     }
+
+    /// <summary>Copies <paramref name="source"/> to the first <c>source.Length</c> elements of <paramref name="view"/>; waits for the copy.</summary>
+    public static unsafe void CopyFromHost<T>(TensorView<T> view, ReadOnlySpan<T> source)
+        where T : unmanaged
+    {
+        if (source.Length > view.Length)
+        {
+            throw new ArgumentException($"A view of shape {view.Shape} holds {view.Length} values; {source.Length} were given.", nameof(source));
+        }
+
+        if (source.Length > 0)
+        {
+            fixed (T* from = source)
+            {
+                view.Data.SubView(0, source.Length).CopyFromCPU(ref *from, source.Length);
+            }
+        }
+    }
 }

@@ -25,7 +25,11 @@ internal readonly record struct ChannelLayout(int Outer, int Channels, int Inner
 /// <param name="Seed">The run's seed.</param>
 /// <param name="Step">The training step.</param>
 /// <param name="Stream">The layer's own stream (its index in the model).</param>
-public readonly record struct DropoutDraw(int Seed, int Step, int Stream)
+/// <param name="IndexOffset">
+/// Added to an element's index before its draw: a data-parallel rank's first element in the global batch, so the ranks
+/// draw what one process would.
+/// </param>
+public readonly record struct DropoutDraw(int Seed, int Step, int Stream, int IndexOffset = 0)
 {
     /// <summary>The key of the launch's draws.</summary>
     public uint Key => CounterRandom.Key(Seed, Step, Stream);
@@ -106,7 +110,7 @@ public sealed class Elementwise
             throw new ArgumentOutOfRangeException(nameof(probability), $"Dropout probability must be in [0, 1), got {probability}.");
         }
 
-        dropout.Launch(new DropoutOp(output.Data, input.Data, probability, 1f / (1f - probability), draw.Key), input.Length);
+        dropout.Launch(new DropoutOp(output.Data, input.Data, probability, 1f / (1f - probability), draw.Key, draw.IndexOffset), input.Length);
     }
 
     /// <summary>Sets every element of <paramref name="output"/> to <paramref name="value"/>.</summary>
@@ -150,9 +154,9 @@ public sealed class Elementwise
         public void Apply(int index) => Output[index] += Bias[Layout.ChannelOf(index)];
     }
 
-    internal readonly record struct DropoutOp(ArrayView<float> Output, ArrayView<float> Input, float P, float Scale, uint Key) : IItemOp
+    internal readonly record struct DropoutOp(ArrayView<float> Output, ArrayView<float> Input, float P, float Scale, uint Key, int Offset) : IItemOp
     {
-        public void Apply(int index) => Output[index] = CounterRandom.Uniform(Key, index) >= P ? Input[index] * Scale : 0f;
+        public void Apply(int index) => Output[index] = CounterRandom.Uniform(Key, index + Offset) >= P ? Input[index] * Scale : 0f;
     }
 
     internal readonly record struct FillOp(ArrayView<float> Output, float Value) : IItemOp

@@ -79,8 +79,8 @@ public sealed class Optimizers
     /// <c>offsets[t] .. offsets[t + 1] - 1</c> of <paramref name="gradients"/>. Under <see cref="NonFiniteAction.Stop"/>
     /// nothing is written once an earlier step failed, so the status keeps the first failure's tensors.
     /// <paramref name="stepMark"/> (one value, or none) is set to the step when it fails, so a per-step record on the
-    /// device says which steps were bad. Every writer of a slot writes the same value, so the result does not depend on
-    /// the order of the threads.
+    /// device says which steps were bad, and <paramref name="lossRecord"/> (one value, or none) receives the loss. Every
+    /// writer of a slot writes the same value, so the result does not depend on the order of the threads.
     /// </summary>
     public void CheckFinite(
         TensorView<int> status,
@@ -89,7 +89,8 @@ public sealed class Optimizers
         TensorView<float> loss,
         TensorView<int> stepMark,
         int step,
-        NonFiniteAction action)
+        NonFiniteAction action,
+        TensorView<float> lossRecord = default)
     {
         Check.Rank(offsets, 1, nameof(offsets));
         int tensors = offsets.Length - 1;
@@ -98,13 +99,14 @@ public sealed class Optimizers
             throw new ArgumentException($"status has shape {status.Shape} but {StepStatus.Length(Math.Max(0, tensors))} slots are required for offsets of shape {offsets.Shape}.", nameof(status));
         }
 
-        if (loss.Length > 1 || stepMark.Length > 1)
+        if (loss.Length > 1 || stepMark.Length > 1 || lossRecord.Length > loss.Length)
         {
-            throw new ArgumentException($"loss has shape {loss.Shape} and stepMark {stepMark.Shape}; each is one value or none.", nameof(loss));
+            throw new ArgumentException(
+                $"loss has shape {loss.Shape}, stepMark {stepMark.Shape} and lossRecord {lossRecord.Shape}; each is one value or none, the record only with a loss.", nameof(loss));
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
-        var op = new CheckFiniteOp(gradients.Data, loss.Data, status.Data, offsets.Data, stepMark.Data, tensors, step, (int)action);
+        var op = new CheckFiniteOp(gradients.Data, loss.Data, status.Data, offsets.Data, stepMark.Data, lossRecord.Data, tensors, step, (int)action);
         checkFinite.Launch(op, gradients.Length + loss.Length);
     }
 
@@ -195,12 +197,25 @@ public sealed class Optimizers
     }
 
     internal readonly record struct CheckFiniteOp(
-        ArrayView<float> Gradients, ArrayView<float> Loss, ArrayView<int> Status, ArrayView<int> Offsets, ArrayView<int> StepMark, int Tensors, int Step, int Action) : IItemOp
+        ArrayView<float> Gradients,
+        ArrayView<float> Loss,
+        ArrayView<int> Status,
+        ArrayView<int> Offsets,
+        ArrayView<int> StepMark,
+        ArrayView<float> LossRecord,
+        int Tensors,
+        int Step,
+        int Action) : IItemOp
     {
         public void Apply(int index)
         {
             bool isLoss = index >= Gradients.Length;
             float v = isLoss ? Loss[0] : Gradients[index];
+            if (isLoss && LossRecord.Length > 0)
+            {
+                LossRecord[0] = v;
+            }
+
             if (float.IsFinite(v))
             {
                 return;

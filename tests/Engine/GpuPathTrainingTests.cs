@@ -38,7 +38,7 @@ public sealed class GpuPathTrainingTests
             if (stopAfter > 0)
             {
                 using var source = new CancellationTokenSource();
-                Assert.Throws<OperationCanceledException>(() => Trainer.Run(config, Data.Value, device, dir, new StopAt(stopAfter, source), cancel: source.Token));
+                Assert.Throws<TrainingInterruptedException>(() => Trainer.Run(config, Data.Value, device, dir, new StopAt(stopAfter, source), cancel: source.Token));
                 return ([], []);
             }
 

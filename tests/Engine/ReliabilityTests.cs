@@ -58,7 +58,7 @@ public sealed class ReliabilityTests
 
         // Stop after step 13 (crossing the epoch boundary at step 12 and between checkpoints), then resume.
         using var source = new CancellationTokenSource();
-        var stopped = Assert.Throws<OperationCanceledException>(() => Trainer.Run(config, Data.Value, device, split, new CancelAt(13, source), cancel: source.Token));
+        var stopped = Assert.Throws<TrainingInterruptedException>(() => Trainer.Run(config, Data.Value, device, split, new CancelAt(13, source), cancel: source.Token));
         Assert.Contains("Interrupted after step 14", stopped.Message, StringComparison.Ordinal);
         Assert.Equal(14, Checkpoint.Read(Path.Combine(split, Checkpoint.FileName)).State.Step);
         Trainer.Run(config, Data.Value, device, split, resumeFrom: Path.Combine(split, Checkpoint.FileName));

@@ -42,6 +42,9 @@ public sealed record TrainingState
 
     /// <summary>The evaluations so far.</summary>
     public IReadOnlyList<MetricsRow> Rows { get; init; } = [];
+
+    /// <summary>The data-parallel ranks the run had (1: one process).</summary>
+    public int Ranks { get; init; } = 1;
 }
 
 /// <summary>

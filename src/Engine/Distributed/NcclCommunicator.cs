@@ -71,6 +71,10 @@ public sealed unsafe class NcclCommunicator : IDisposable
     /// <summary>Where NCCL was loaded from.</summary>
     public string LibraryPath => nccl.Path;
 
+    /// <summary>Loads NCCL as <see cref="Create"/> would, without creating a communicator; returns where it was found.</summary>
+    /// <exception cref="DistributedException">NCCL is not found or is not NCCL.</exception>
+    public static string Probe(string? libraryPath = null) => NcclLibrary.Load(libraryPath).Path;
+
     /// <summary>
     /// Creates the NCCL communicator of all ranks of <paramref name="host"/>, this rank on <paramref name="accelerator"/>.
     /// Every rank must call it together (it broadcasts over <paramref name="host"/>).

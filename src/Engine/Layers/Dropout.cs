@@ -33,7 +33,7 @@ public sealed class Dropout : Layer
     /// <summary>The drop probability.</summary>
     public double Probability => probability;
 
-    private DropoutDraw Draw => new(Context.Seed, Context.Clock?.Step ?? 0, Context.Index);
+    private DropoutDraw Draw => new(Context.Seed, Context.Clock?.Step ?? 0, Context.Index, (Context.Clock?.FirstRow ?? 0) * InputShape.Length);
 
     /// <inheritdoc/>
     public override TensorView<float> Forward(TensorView<float> input, bool training)

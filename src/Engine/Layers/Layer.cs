@@ -64,11 +64,14 @@ public sealed class Parameter
 /// <param name="Clock">The training step the model is in, shared by its layers.</param>
 public sealed record LayerContext(KernelLibrary Kernels, int BatchCapacity, bool NeedsInputGradient, Random Random, int Seed = 0, int Index = 0, StepClock? Clock = null);
 
-/// <summary>The training step a model's next forward pass belongs to (random draws depend on it).</summary>
+/// <summary>The training step a model's next forward pass belongs to, and its rows' place in the global batch (random draws depend on both).</summary>
 public sealed class StepClock
 {
     /// <summary>The step (1 for the first).</summary>
     public int Step { get; set; }
+
+    /// <summary>The first row's place in the global batch (a data-parallel rank's slice; 0 in one process).</summary>
+    public int FirstRow { get; set; }
 }
 
 /// <summary>How much of a following ReLU a layer takes into its own kernels.</summary>

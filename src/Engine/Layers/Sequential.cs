@@ -2,7 +2,8 @@
 // Parameter names follow PyTorch's nn.Sequential state_dict: "{layer index}.{name}".
 // Every parameter lives in one flat parameter arena and its gradient at the same offset in one flat gradient arena
 // (each tensor starts at a multiple of ArenaAlignment elements; the gaps stay zero), so the non-finite check and the
-// optimizer each run as one launch over the whole model.
+// optimizer each run as one launch over the whole model. One more element after the gradients holds the step's batch
+// loss, so that data-parallel ranks sum gradients and loss in one all-reduce and check the same values.
 using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Layers;
@@ -51,7 +52,7 @@ public sealed class Sequential : IDisposable
         ArenaOffsets = offsets;
         var arena = new Shape((int)length);
         parameterArena = new Tensor<float>(kernels.Accelerator, arena);
-        gradientArena = new Tensor<float>(kernels.Accelerator, arena);
+        gradientArena = new Tensor<float>(kernels.Accelerator, new Shape((int)length + 1));
         arenaOffsets = new Tensor<int>(kernels.Accelerator, new Shape(offsets.Length));
         arenaOffsets.Upload(offsets);
         var initial = new float[length];
@@ -90,6 +91,13 @@ public sealed class Sequential : IDisposable
         set => clock.Step = value;
     }
 
+    /// <summary>The first row's place in the global batch (a data-parallel rank's slice; dropout draws depend on it).</summary>
+    public int FirstRow
+    {
+        get => clock.FirstRow;
+        set => clock.FirstRow = value;
+    }
+
     /// <summary>Trainable parameter count.</summary>
     public long ParameterCount => NamedParameters.Sum(p => (long)p.Parameter.Shape.Length);
 
@@ -97,7 +105,13 @@ public sealed class Sequential : IDisposable
     public TensorView<float> ParameterArena => parameterArena.View;
 
     /// <summary>Every parameter's gradient, at the same offsets as <see cref="ParameterArena"/>.</summary>
-    public TensorView<float> GradientArena => gradientArena.View;
+    public TensorView<float> GradientArena => gradientArena.View.Slice(0, ParameterArena.Shape);
+
+    /// <summary>The gradients and, after them, the step's batch loss sum: what data-parallel ranks sum.</summary>
+    public TensorView<float> ReductionArena => gradientArena.View;
+
+    /// <summary>The batch loss sum's element, after the gradients.</summary>
+    public TensorView<float> LossSlot => gradientArena.View.Slice(ParameterArena.Length, new Shape(1));
 
     /// <summary>Where parameter t starts in the arenas, then the arenas' length (host copy).</summary>
     public IReadOnlyList<int> ArenaOffsets { get; }

@@ -8,6 +8,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Data;
+using GpuNet.Engine.Distributed;
 using GpuNet.Engine.Layers;
 using GpuNet.Engine.Models;
 using GpuNet.Engine.Optim;
@@ -31,12 +32,48 @@ public interface ITrainingObserver
     void Skipped(int step, string reason);
 }
 
-/// <summary>How the trainer talks to the host, beyond the configuration (nothing here changes the results).</summary>
+/// <summary>How the trainer talks to the host and to other ranks, beyond the configuration.</summary>
 /// <param name="ProgressReadInterval">
 /// Read the device's step record at most this often between evaluations, to report skipped steps and stop a diverged
-/// run early (null: only at evaluations, checkpoints and the end).
+/// run early (null: only at evaluations, checkpoints and the end). Changes no result.
 /// </param>
-public sealed record TrainerOptions(TimeSpan? ProgressReadInterval = null);
+/// <param name="Parallel">The data-parallel ranks this process is one of (null: one process).</param>
+/// <param name="InterruptCode">
+/// The exit code a stop request stands for (130 for SIGINT, 143 for SIGTERM), read when the cancellation token is
+/// signalled; data-parallel ranks agree on the largest.
+/// </param>
+public sealed record TrainerOptions(TimeSpan? ProgressReadInterval = null, DataParallel? Parallel = null, Func<int>? InterruptCode = null);
+
+/// <summary>The run stopped after a whole step because a rank was asked to stop; it wrote a checkpoint.</summary>
+public sealed class TrainingInterruptedException : OperationCanceledException
+{
+    /// <summary>Creates the exception with its one-line message and the agreed exit code.</summary>
+    public TrainingInterruptedException(string message, int exitCode, CancellationToken token)
+        : base(message, token)
+    {
+        ExitCode = exitCode;
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public TrainingInterruptedException()
+    {
+    }
+
+    /// <summary>Creates the exception with its message.</summary>
+    public TrainingInterruptedException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with its message and cause.</summary>
+    public TrainingInterruptedException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+
+    /// <summary>130 (SIGINT) or 143 (SIGTERM): the largest any rank was asked for.</summary>
+    public int ExitCode { get; } = 130;
+}
 
 /// <summary>The outcome of a training run.</summary>
 /// <param name="Rows">The evaluations.</param>
@@ -49,6 +86,7 @@ public sealed record TrainerOptions(TimeSpan? ProgressReadInterval = null);
 /// <param name="LaunchesPerStep">Kernel launches per training step (this run's steps).</param>
 /// <param name="HostWaitsPerStep">Blocking device reads made inside training steps, per step (0 by design).</param>
 /// <param name="HostWaits">Blocking device reads of the whole loop: evaluations, checkpoints, progress reads, the end.</param>
+/// <param name="Ranks">Data-parallel ranks (1: one process).</param>
 public sealed record TrainResult(
     IReadOnlyList<MetricsRow> Rows,
     double WallSeconds,
@@ -59,24 +97,31 @@ public sealed record TrainResult(
     int SkippedSteps,
     double LaunchesPerStep = 0,
     double HostWaitsPerStep = 0,
-    long HostWaits = 0);
+    long HostWaits = 0,
+    int Ranks = 1);
 
-/// <summary>A model with its loss and the device-resident test data, for evaluation.</summary>
-public sealed class Evaluator(Sequential model, SoftmaxCrossEntropyLoss loss, BatchBuffers batches, DeviceSplit test, LossTotals totals)
+/// <summary>
+/// A model with its loss and the device-resident test data, for evaluation. Data-parallel ranks each evaluate a
+/// contiguous share of the split and sum their losses and correct counts, so the accuracy is exactly one process's.
+/// </summary>
+public sealed class Evaluator(Sequential model, SoftmaxCrossEntropyLoss loss, BatchBuffers batches, DeviceSplit test, LossTotals totals, DataParallel? parallel = null)
 {
     /// <summary>Mean loss and accuracy over the whole split, in evaluation mode (running BatchNorm statistics).</summary>
     public (double Loss, double Accuracy) Evaluate()
     {
         ArgumentNullException.ThrowIfNull(model);
-        for (int offset = 0; offset < test.Count; offset += model.BatchCapacity)
+        var ranks = parallel ?? DataParallel.OneProcess;
+        int first = (int)((long)test.Count * ranks.Rank / ranks.Size), end = (int)((long)test.Count * (ranks.Rank + 1) / ranks.Size);
+        for (int offset = first; offset < end; offset += model.BatchCapacity)
         {
-            int rows = Math.Min(model.BatchCapacity, test.Count - offset);
+            int rows = Math.Min(model.BatchCapacity, end - offset);
             var (input, labels) = batches.Gather(test, offset, rows);
             loss.Compute(model.Forward(input, training: false), labels, totals);
         }
 
-        var (meanLoss, accuracy, _) = totals.Read();
-        return (meanLoss, accuracy);
+        var (lossSum, correct, samples) = totals.ReadSums();
+        (lossSum, correct, samples) = ranks.SumEvaluation(lossSum, correct, samples);
+        return samples == 0 ? (double.NaN, double.NaN) : (lossSum / samples, (double)correct / samples);
     }
 }
 
@@ -110,10 +155,11 @@ public static class Trainer
             throw new ConfigurationException($"--batch-size {config.BatchSize} exceeds the {data.Train.Count} training images.");
         }
 
+        options ??= new TrainerOptions();
         var wall = Stopwatch.StartNew();
-        using var session = new TrainingSession(config, data, device);
+        using var session = new TrainingSession(config, data, device, options.Parallel);
         var state = resumeFrom is null ? new TrainingState() : session.Restore(resumeFrom);
-        var loop = new TrainingLoop(session, state, outDir, observer, options ?? new TrainerOptions(), wall);
+        var loop = new TrainingLoop(session, state, outDir, observer, options, wall);
         return loop.Run(cancel);
     }
 }
@@ -127,8 +173,13 @@ public sealed class TrainingSession : IDisposable
 {
     private readonly List<IDisposable> owned = [];
 
-    /// <summary>Builds the session <paramref name="config"/> describes for <paramref name="data"/> on <paramref name="device"/>.</summary>
-    public TrainingSession(TrainConfig config, Dataset data, Device device)
+    /// <summary>
+    /// Builds the session <paramref name="config"/> describes for <paramref name="data"/> on <paramref name="device"/>,
+    /// as one of the data-parallel ranks of <paramref name="parallel"/> when given (each holds the whole model for its
+    /// share of the global batch, <c>config.BatchSize / ranks</c> rows).
+    /// </summary>
+    /// <exception cref="ConfigurationException">The global batch does not divide by the ranks.</exception>
+    public TrainingSession(TrainConfig config, Dataset data, Device device, DataParallel? parallel = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(data);
@@ -136,32 +187,41 @@ public sealed class TrainingSession : IDisposable
         Config = config;
         Data = data;
         Device = device;
+        Parallel = parallel ?? DataParallel.OneProcess;
+        if (config.BatchSize % Parallel.Size != 0)
+        {
+            throw new ConfigurationException($"--batch-size {config.BatchSize} is the global batch and must divide by the {Parallel.Size} ranks.");
+        }
+
+        int localBatch = config.BatchSize / Parallel.Size;
         var kernels = device.Kernels;
         var sample = data.SampleShape;
         Spec = config.Architecture([sample[0], sample[1], sample[2]], data.Classes);
         Preprocessing = Preprocessing.FromTraining(data.Train, sample, config.Normalize);
         try
         {
-            Model = Own(Spec.Build(kernels, config.BatchSize, config.Seed));
-            Loss = Own(new SoftmaxCrossEntropyLoss(kernels, config.BatchSize, data.Classes));
+            Model = Own(Spec.Build(kernels, localBatch, config.Seed));
+            Loss = Own(new SoftmaxCrossEntropyLoss(kernels, localBatch, data.Classes));
             Optimizer = Own(CreateOptimizer(kernels, Model, config));
             Optimizer.Prepare(config.Steps);
-            Batches = Own(new BatchBuffers(kernels, sample, config.BatchSize, Preprocessing));
+            Batches = Own(new BatchBuffers(kernels, sample, localBatch, Preprocessing));
             Train = Own(new DeviceSplit(kernels, data.Train, sample));
             Test = Own(new DeviceSplit(kernels, data.Test, sample));
             TestTotals = Own(new LossTotals(kernels, device.Reads));
-            Evaluator = new Evaluator(Model, Loss, Batches, Test, TestTotals);
+            Evaluator = new Evaluator(Model, Loss, Batches, Test, TestTotals, Parallel);
             Sampler = new EpochSampler(data.Train.Count, config.BatchSize, config.Seed + 1);
             var settings = new StepSettings(
-                config.BatchSize,
+                localBatch,
                 Math.Min(config.EvalEvery, config.Steps),
                 config.OnNan == NanPolicy.Skip ? NonFiniteAction.Skip : NonFiniteAction.Stop,
                 config.Schedule,
                 config.Seed,
                 config.Augment.Contains(Augmentation.Flip),
                 config.Augment.Contains(Augmentation.Crop) ? config.CropPadding : 0,
-                (float)config.LabelSmoothing);
-            Step = Own(new TrainingStep(kernels, Model, Loss, Optimizer, Batches, Train, Sampler, settings));
+                (float)config.LabelSmoothing,
+                Parallel.FirstRow(config.BatchSize),
+                config.BatchSize);
+            Step = Own(new TrainingStep(kernels, Model, Loss, Optimizer, Batches, Train, Sampler, settings, Parallel, device.Reads));
         }
         catch
         {
@@ -178,6 +238,9 @@ public sealed class TrainingSession : IDisposable
 
     /// <summary>Where it runs.</summary>
     public Device Device { get; }
+
+    /// <summary>The data-parallel ranks this session is one of (one process: <see cref="DataParallel.OneProcess"/>).</summary>
+    public DataParallel Parallel { get; }
 
     /// <summary>The architecture.</summary>
     public ModelSpec Spec { get; }
@@ -239,12 +302,28 @@ public sealed class TrainingSession : IDisposable
         return saved;
     }
 
-    /// <summary>Writes a checkpoint of the model, the optimizer and <paramref name="state"/> to <paramref name="path"/>.</summary>
-    public void SaveCheckpoint(string path, TrainingState state) =>
-        Checkpoint.Save(path, Model, Optimizer, Spec, Preprocessing, Data.Name, Config, state);
+    /// <summary>
+    /// Writes a checkpoint of the model, the optimizer and <paramref name="state"/> to <paramref name="path"/> (rank 0
+    /// writes; every rank first averages the BatchNorm running statistics).
+    /// </summary>
+    public void SaveCheckpoint(string path, TrainingState state)
+    {
+        Parallel.AverageBuffers(Model, Device.Reads);
+        if (Parallel.Rank == 0)
+        {
+            Checkpoint.Save(path, Model, Optimizer, Spec, Preprocessing, Data.Name, Config, state);
+        }
+    }
 
-    /// <summary>Writes the model file to <paramref name="path"/>.</summary>
-    public void SaveModel(string path) => ModelFile.Save(path, Model, Spec, Preprocessing, Data.Name, Config);
+    /// <summary>Writes the model file to <paramref name="path"/> (rank 0 writes, after the running statistics are averaged).</summary>
+    public void SaveModel(string path)
+    {
+        Parallel.AverageBuffers(Model, Device.Reads);
+        if (Parallel.Rank == 0)
+        {
+            ModelFile.Save(path, Model, Spec, Preprocessing, Data.Name, Config);
+        }
+    }
 
     /// <inheritdoc/>
     public void Dispose()
@@ -281,6 +360,7 @@ internal sealed class TrainingLoop
     private readonly double elapsedBefore, trainBefore;
     private readonly string title, checkpointPath;
     private readonly int firstStep;
+    private readonly DataParallel parallel;
     private long trainImages, appliedUpdates, launchesInSteps, waitsInSteps;
     private int skipped;
 
@@ -292,6 +372,7 @@ internal sealed class TrainingLoop
         this.observer = observer;
         this.options = options;
         this.wall = wall;
+        parallel = session.Parallel;
         firstStep = state.Step + 1;
         rows = [.. state.Rows];
         elapsedBefore = state.ElapsedSeconds;
@@ -324,10 +405,12 @@ internal sealed class TrainingLoop
             waitsInSteps += device.Reads.Count - waits;
             trainImages += config.BatchSize;
 
-            bool stopping = cancel.IsCancellationRequested;
+            int stopCode = parallel.AgreeOnStop(cancel.IsCancellationRequested ? options.InterruptCode?.Invoke() ?? 130 : 0);
+            bool stopping = stopCode != 0;
             bool evaluate = step % config.EvalEvery == 0 || step == config.Steps;
             bool checkpoint = stopping || step == config.Steps || (config.CheckpointEvery > 0 && step % config.CheckpointEvery == 0);
-            bool progress = options.ProgressReadInterval is { } interval && sinceRead.Elapsed >= interval;
+            // Progress reads are timed, so ranks would read at different steps: data-parallel runs read only where all do.
+            bool progress = parallel.Size == 1 && options.ProgressReadInterval is { } interval && sinceRead.Elapsed >= interval;
             if (evaluate || checkpoint || progress || step - monitor.AccountedThrough >= session.Step.RingSize)
             {
                 ReadDevice(step);
@@ -346,9 +429,9 @@ internal sealed class TrainingLoop
 
             if (stopping)
             {
-                RunFiles.WriteProgress(outDir, rows, title, config.Schedule.Describe());
-                throw new OperationCanceledException(
-                    string.Create(CultureInfo.InvariantCulture, $"Interrupted after step {step}; resume with: gpunet train --resume {outDir}"), cancel);
+                WriteProgress();
+                throw new TrainingInterruptedException(
+                    string.Create(CultureInfo.InvariantCulture, $"Interrupted after step {step}; resume with: gpunet train --resume {outDir}"), stopCode, cancel);
             }
 
             observer?.Step(step, config.Steps, trainImages / Math.Max(TrainSeconds, 1e-9), Elapsed);
@@ -381,11 +464,23 @@ internal sealed class TrainingLoop
 
     private void Evaluate(int step)
     {
+        // Data parallel: the ranks must hold the same parameters, and evaluate with the running statistics averaged.
+        parallel.CheckIdentical(session.Model, step, session.Device.Reads);
+        parallel.AverageBuffers(session.Model, session.Device.Reads);
         var (testLoss, testAccuracy) = session.Evaluator.Evaluate();
         var row = new MetricsRow(step, monitor.TakeLoss(), testLoss, testAccuracy, Elapsed, config.Schedule.At(step));
         rows.Add(row);
-        RunFiles.WriteProgress(outDir, rows, title, config.Schedule.Describe());
+        WriteProgress();
         observer?.Evaluated(row, config.Steps);
+    }
+
+    /// <summary>metrics.csv and curves.png, by rank 0.</summary>
+    private void WriteProgress()
+    {
+        if (parallel.Rank == 0)
+        {
+            RunFiles.WriteProgress(outDir, rows, title, config.Schedule.Describe());
+        }
     }
 
     private TrainingState Snapshot(int step) => new()
@@ -401,6 +496,7 @@ internal sealed class TrainingLoop
         TrainSeconds = TrainSeconds,
         TrainImages = trainImages,
         Rows = [.. rows],
+        Ranks = parallel.Size,
     };
 
     private TrainResult Finish()
@@ -417,8 +513,13 @@ internal sealed class TrainingLoop
             skipped,
             (double)launchesInSteps / stepsRun,
             (double)waitsInSteps / stepsRun,
-            session.Device.Reads.Count);
-        RunFiles.WriteSummary(outDir, Summary(result));
+            session.Device.Reads.Count,
+            parallel.Size);
+        if (parallel.Rank == 0)
+        {
+            RunFiles.WriteSummary(outDir, Summary(result));
+        }
+
         return result;
     }
 
@@ -438,6 +539,9 @@ internal sealed class TrainingLoop
             ["final_test_loss"] = last.TestLoss,
             ["final_train_loss"] = last.TrainLoss,
             ["train_images_per_second"] = Math.Round(result.TrainImagesPerSecond, 1),
+            ["ranks"] = result.Ranks,
+            ["train_images_per_second_per_rank"] = Math.Round(result.TrainImagesPerSecond / result.Ranks, 1),
+            ["communication"] = parallel.Method,
             ["train_seconds"] = Math.Round(result.TrainSeconds, 3),
             ["wall_seconds"] = Math.Round(result.WallSeconds, 3),
             ["skipped_steps"] = result.SkippedSteps,

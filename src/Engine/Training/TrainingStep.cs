@@ -1,9 +1,12 @@
-// One training step as the device receives it, with no wait for the device: gather the batch, forward, the fused
-// softmax cross-entropy (its loss sum into this step's slot of a ring on the device), backward into the gradient
-// arena, one non-finite check over the arena and the loss, one optimizer launch over the parameter arena that reads
-// the check's verdict on the device. The host learns what happened only when StepMonitor reads the ring and the
-// status (at evaluations, checkpoints, progress intervals and the end).
+// One training step as the device receives it, with no wait for the device: gather the batch (a data-parallel rank's
+// slice of the global batch), forward, the fused softmax cross-entropy (its loss sum into the slot after the gradient
+// arena), backward into the gradient arena, the ranks' sum of gradients and loss (data parallel only), one non-finite
+// check over the arena and the loss (which also records the loss in this step's slot of a ring on the device), one
+// optimizer launch over the parameter arena that reads the check's verdict on the device. The host learns what
+// happened only when StepMonitor reads the ring and the status (at evaluations, checkpoints, progress intervals and
+// the end). The only wait is MPI's sum through host memory, when several ranks run without NCCL.
 using GpuNet.Engine.Data;
+using GpuNet.Engine.Distributed;
 using GpuNet.Engine.Layers;
 using GpuNet.Engine.Optim;
 using GpuNet.Kernels;
@@ -19,6 +22,8 @@ namespace GpuNet.Engine.Training;
 /// <param name="CropPadding">Random crops from images zero-padded by this many pixels (0: none).</param>
 /// <param name="LabelSmoothing">The training loss's label smoothing.</param>
 /// <param name="Schedule">The learning rate of each step.</param>
+/// <param name="FirstRow">This rank's first row in the global batch (0 in one process).</param>
+/// <param name="GlobalBatch">Rows of the global batch, over all ranks (0: <paramref name="BatchSize"/>); gradients are of its mean loss.</param>
 public sealed record StepSettings(
     int BatchSize,
     int RingSize,
@@ -27,7 +32,9 @@ public sealed record StepSettings(
     int Seed = 0,
     bool Flip = false,
     int CropPadding = 0,
-    float LabelSmoothing = 0f);
+    float LabelSmoothing = 0f,
+    int FirstRow = 0,
+    int GlobalBatch = 0);
 
 /// <summary>A training step's launches and the device-side record of every step since the host last read it.</summary>
 public sealed class TrainingStep : IDisposable
@@ -40,8 +47,10 @@ public sealed class TrainingStep : IDisposable
     private readonly DeviceSplit train;
     private readonly EpochSampler sampler;
     private readonly StepSettings settings;
+    private readonly DataParallel parallel;
+    private readonly DeviceReads reads;
 
-    /// <summary>Binds a step to its model, loss, optimizer and data.</summary>
+    /// <summary>Binds a step to its model, loss, optimizer and data, and (data parallel) to the other ranks.</summary>
     public TrainingStep(
         KernelLibrary kernels,
         Sequential model,
@@ -50,7 +59,9 @@ public sealed class TrainingStep : IDisposable
         BatchBuffers batches,
         DeviceSplit train,
         EpochSampler sampler,
-        StepSettings settings)
+        StepSettings settings,
+        DataParallel? parallel = null,
+        DeviceReads? reads = null)
     {
         ArgumentNullException.ThrowIfNull(kernels);
         ArgumentNullException.ThrowIfNull(model);
@@ -64,6 +75,8 @@ public sealed class TrainingStep : IDisposable
         this.train = train;
         this.sampler = sampler;
         this.settings = settings;
+        this.parallel = parallel ?? DataParallel.OneProcess;
+        this.reads = reads ?? new DeviceReads(kernels);
         int ringSize = settings.RingSize;
         RingSize = ringSize;
         Status = new Tensor<int>(kernels.Accelerator, new Shape(StepStatus.Length(model.NamedParameters.Count)));
@@ -117,16 +130,25 @@ public sealed class TrainingStep : IDisposable
             train.SetOrder(sampler.Permutation);
         }
 
-        var augmentation = new GatherAugmentation(settings.Flip, settings.CropPadding, settings.Seed, step, 0);
-        var (input, labels) = batches.Gather(train, offset, settings.BatchSize, augmentation);
+        var augmentation = new GatherAugmentation(settings.Flip, settings.CropPadding, settings.Seed, step, settings.FirstRow);
+        var (input, labels) = batches.Gather(train, offset + settings.FirstRow, settings.BatchSize, augmentation);
         model.Step = step;
+        model.FirstRow = settings.FirstRow;
         int slot = Slot(step);
-        var lossSlot = Losses.View.Slice(slot, new Shape(1));
+        float gradScale = 1f / (settings.GlobalBatch > 0 ? settings.GlobalBatch : settings.BatchSize);
         var dLogits = loss.Compute(
-            model.Forward(input, training: true), labels, lossSlot, Correct.View.Slice(slot, new Shape(1)), accumulate: false, labelSmoothing: settings.LabelSmoothing);
+            model.Forward(input, training: true), labels, model.LossSlot, Correct.View.Slice(slot, new Shape(1)), accumulate: false, gradScale, settings.LabelSmoothing);
         model.Backward(dLogits);
+        parallel.SumArena(model.ReductionArena, reads);
         kernels.Optimizers.CheckFinite(
-            Status.View, model.GradientArena, model.ArenaOffsetsOnDevice, lossSlot, BadMarks.View.Slice(slot, new Shape(1)), step, settings.Action);
+            Status.View,
+            model.GradientArena,
+            model.ArenaOffsetsOnDevice,
+            model.LossSlot,
+            BadMarks.View.Slice(slot, new Shape(1)),
+            step,
+            settings.Action,
+            Losses.View.Slice(slot, new Shape(1)));
         optimizer.Step(step, (float)settings.Schedule.At(step), Status.View, settings.Action);
     }
 

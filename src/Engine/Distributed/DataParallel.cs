@@ -1,0 +1,202 @@
+// Data parallelism over N ranks (one process per device): every rank holds the whole model, takes its contiguous
+// slice of each global batch, and after backward the ranks sum their reduction arenas (every gradient, scaled by
+// 1 / global batch, and the batch loss sum) in one all-reduce: NCCL between CUDA devices, else MPI through host memory.
+// Every rank then checks and applies the same values, so the parameters stay identical (checked at evaluations).
+// BatchNorm keeps per-rank batch statistics; its running statistics are averaged across ranks before evaluation and
+// saving. Evaluation splits the test set across ranks and sums the losses and correct counts.
+using System.Globalization;
+using GpuNet.Engine.Layers;
+using GpuNet.Kernels;
+using ILGPU.Runtime.Cuda;
+
+namespace GpuNet.Engine.Distributed;
+
+/// <summary>How the ranks of a data-parallel run communicate, and what they agree on.</summary>
+public sealed class DataParallel : IDisposable
+{
+    private readonly NcclCommunicator? nccl;
+    private float[]? hostArena;
+
+    private DataParallel(ICommunicator communicator, NcclCommunicator? nccl)
+    {
+        Communicator = communicator;
+        this.nccl = nccl;
+    }
+
+    /// <summary>One process: nothing is communicated.</summary>
+    public static DataParallel OneProcess { get; } = new(new SingleProcess(), null);
+
+    /// <summary>The host communicator (MPI, or a single process).</summary>
+    public ICommunicator Communicator { get; }
+
+    /// <summary>This rank.</summary>
+    public int Rank => Communicator.Rank;
+
+    /// <summary>Ranks in the run.</summary>
+    public int Size => Communicator.Size;
+
+    /// <summary>How gradients travel: none (one process), nccl (device to device) or mpi (through host memory).</summary>
+    public string Method => Size == 1 ? "none" : nccl is not null ? "nccl" : "mpi";
+
+    /// <summary>Where NCCL was loaded from, when it is used.</summary>
+    public string? NcclLibrary => nccl?.LibraryPath;
+
+    /// <summary>
+    /// The communication of a run over <paramref name="communicator"/> on <paramref name="device"/>: NCCL when every rank
+    /// has a CUDA device and loads NCCL (<paramref name="ncclPath"/>, GPUNET_NCCL or the usual places), else MPI through
+    /// host memory. Every rank must call this together.
+    /// </summary>
+    public static DataParallel Create(ICommunicator communicator, Device device, string? ncclPath = null)
+    {
+        ArgumentNullException.ThrowIfNull(communicator);
+        ArgumentNullException.ThrowIfNull(device);
+        if (communicator.Size == 1)
+        {
+            return new DataParallel(communicator, null);
+        }
+
+        bool able = false;
+        string? why = device.Accelerator is CudaAccelerator ? null : "this rank has no CUDA device";
+        if (why is null)
+        {
+            try
+            {
+                NcclCommunicator.Probe(ncclPath);
+                able = true;
+            }
+            catch (DistributedException e)
+            {
+                why = e.Message;
+            }
+        }
+
+        // Every rank must take the same path: NCCL only if all can.
+        Span<int> unable = [able ? 0 : 1];
+        communicator.AllReduceMax(unable);
+        if (unable[0] != 0)
+        {
+            return new DataParallel(communicator, null) { FallbackReason = why ?? "not every rank has a CUDA device and NCCL" };
+        }
+
+        return new DataParallel(communicator, NcclCommunicator.Create(communicator, (CudaAccelerator)device.Accelerator, ncclPath));
+    }
+
+    /// <summary>Why NCCL is not used, when it was not.</summary>
+    public string? FallbackReason { get; private init; }
+
+    /// <summary>This rank's first row of a global batch of <paramref name="globalBatch"/> rows.</summary>
+    public int FirstRow(int globalBatch) => Rank * (globalBatch / Size);
+
+    /// <summary>
+    /// Sums <paramref name="arena"/> over the ranks, in place. NCCL queues it on the device (no wait); MPI waits for the
+    /// device once (counted by <paramref name="reads"/>), sums in host memory and uploads the result.
+    /// </summary>
+    public void SumArena(TensorView<float> arena, DeviceReads reads)
+    {
+        ArgumentNullException.ThrowIfNull(reads);
+        if (Size == 1)
+        {
+            return;
+        }
+
+        if (nccl is not null)
+        {
+            nccl.AllReduceSum(arena.Data);
+            return;
+        }
+
+        hostArena ??= new float[arena.Length];
+        reads.WaitForDevice();
+        DeviceCopy.CopyToHost(arena, hostArena);
+        Communicator.AllReduceSum(hostArena);
+        DeviceCopy.CopyFromHost(arena, (ReadOnlySpan<float>)hostArena);
+    }
+
+    /// <summary>The largest of the ranks' <paramref name="code"/>s: a stop request (130, 143) anywhere stops every rank after the same step.</summary>
+    public int AgreeOnStop(int code)
+    {
+        if (Size == 1)
+        {
+            return code;
+        }
+
+        Span<int> value = [code];
+        Communicator.AllReduceMax(value);
+        return value[0];
+    }
+
+    /// <summary>Replaces every BatchNorm running statistic with its mean over the ranks.</summary>
+    public void AverageBuffers(Sequential model, DeviceReads reads)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (Size == 1 || model.NamedBuffers.Count == 0)
+        {
+            return;
+        }
+
+        reads.WaitForDevice();
+        foreach (var (_, tensor) in model.NamedBuffers)
+        {
+            var values = tensor.Download();
+            Communicator.AllReduceSum(values);
+            for (int i = 0; i < values.Length; i++)
+            {
+                values[i] /= Size;
+            }
+
+            tensor.Upload(values);
+        }
+    }
+
+    /// <summary>Sums an evaluation's loss and counts over the ranks.</summary>
+    public (double LossSum, long Correct, long Samples) SumEvaluation(double lossSum, long correct, long samples)
+    {
+        if (Size == 1)
+        {
+            return (lossSum, correct, samples);
+        }
+
+        Span<double> loss = [lossSum];
+        Communicator.AllReduceSum(loss);
+        Span<long> counts = [correct, samples];
+        Communicator.AllReduceSum(counts);
+        return (loss[0], counts[0], counts[1]);
+    }
+
+    /// <summary>
+    /// Checks that every rank holds the same parameters (a checksum of the arena's bits, compared through two maxima);
+    /// every rank learns the outcome, so all stop together.
+    /// </summary>
+    /// <exception cref="DistributedException">The ranks' parameters differ.</exception>
+    public void CheckIdentical(Sequential model, int step, DeviceReads reads)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(reads);
+        if (Size == 1)
+        {
+            return;
+        }
+
+        reads.WaitForDevice();
+        var values = new float[model.ParameterArena.Length];
+        DeviceCopy.CopyToHost(model.ParameterArena, values);
+        uint hash = 2166136261;
+        foreach (float v in values)
+        {
+            hash = (hash ^ BitConverter.SingleToUInt32Bits(v)) * 16777619;
+        }
+
+        int h = (int)(hash & int.MaxValue);
+        Span<int> maxima = [h, int.MaxValue - h];
+        Communicator.AllReduceMax(maxima);
+        if (maxima[0] + maxima[1] != int.MaxValue)
+        {
+            throw new DistributedException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"The ranks' parameters differ after step {step} (rank {Rank}'s checksum {h:x8}, the largest {maxima[0]:x8}); the run stops."));
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => nccl?.Dispose();
+}
