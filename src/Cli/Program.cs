@@ -150,18 +150,41 @@ public static class Program
 
     private static Command DevicesCommand(TextWriter output)
     {
-        var command = new Command("devices", "List every accelerator ILGPU sees, with its memory, and the one 'auto' picks.");
+        var command = new Command("devices", "List every accelerator ILGPU sees, with its memory, and the one 'auto' picks; under mpirun, one line per rank.");
         command.Options.Add(VerboseOption());
         command.SetAction(_ =>
         {
             var devices = DeviceSelector.List();
-            var auto = DeviceSelector.Resolve(AcceleratorKind.Auto, devices);
-            foreach (var d in devices)
+            using var communicator = GpuNet.Engine.Distributed.Communicators.Open(GpuNet.Engine.Distributed.DistributedMode.Auto);
+            var auto = DeviceSelector.Resolve(AcceleratorKind.Auto, devices, communicator.LocalRank);
+            string Line(DeviceInfo d) => string.Create(
+                CultureInfo.InvariantCulture, $"{DeviceSelector.Describe(d.Kind),-7} {d.Name}  {d.MemoryBytes / (1024.0 * 1024 * 1024):F1} GiB");
+            if (communicator.Size == 1)
             {
-                string mark = d == auto ? "  <- auto" : "";
-                output.WriteLine(string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"{DeviceSelector.Describe(d.Kind),-7} {d.Name}  {d.MemoryBytes / (1024.0 * 1024 * 1024):F1} GiB{mark}"));
+                foreach (var d in devices)
+                {
+                    output.WriteLine(Line(d) + (d == auto ? "  <- auto" : ""));
+                }
+
+                return 0;
+            }
+
+            // Each rank's pick, gathered on rank 0 in rank order (a broadcast from each rank in turn).
+            var mine = System.Text.Encoding.UTF8.GetBytes($"rank {communicator.Rank} of {communicator.Size} (local rank {communicator.LocalRank}, {Environment.MachineName}): {Line(auto)}");
+            var buffer = new byte[1024];
+            for (int rank = 0; rank < communicator.Size; rank++)
+            {
+                Array.Clear(buffer);
+                if (rank == communicator.Rank)
+                {
+                    mine.AsSpan(0, Math.Min(mine.Length, buffer.Length)).CopyTo(buffer);
+                }
+
+                communicator.Broadcast(buffer, rank);
+                if (communicator.Rank == 0)
+                {
+                    output.WriteLine(System.Text.Encoding.UTF8.GetString(buffer).TrimEnd('\0'));
+                }
             }
 
             return 0;

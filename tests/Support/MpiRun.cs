@@ -12,7 +12,7 @@ namespace GpuNet.Tests.Support;
 public sealed partial class MpiRun : IDisposable
 {
     /// <summary>How long a job may take before it is taken for hung and killed.</summary>
-    public static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(120);
+    public static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(300);
 
     private readonly Process process;
     private readonly List<string> lines = [];
@@ -20,7 +20,13 @@ public sealed partial class MpiRun : IDisposable
     private int streamsEnded;
 
     private MpiRun(string[] mpirunOptions, int ranks, string[] workerArgs)
+        : this(mpirunOptions, ranks, [Path.Combine(AppContext.BaseDirectory, "GpuNet.Tests"), Distributed.MpiWorker.Command, .. workerArgs], program: true)
     {
+    }
+
+    private MpiRun(string[] mpirunOptions, int ranks, string[] command, bool program)
+    {
+        _ = program;
         var start = new ProcessStartInfo(MpirunPath!)
         {
             RedirectStandardOutput = true,
@@ -32,8 +38,7 @@ public sealed partial class MpiRun : IDisposable
             start.ArgumentList.Add("--allow-run-as-root");
         }
 
-        foreach (string arg in (string[])[.. mpirunOptions, "--oversubscribe", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            Path.Combine(AppContext.BaseDirectory, "GpuNet.Tests"), Distributed.MpiWorker.Command, .. workerArgs])
+        foreach (string arg in (string[])[.. mpirunOptions, "--oversubscribe", "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), .. command])
         {
             start.ArgumentList.Add(arg);
         }
@@ -74,6 +79,42 @@ public sealed partial class MpiRun : IDisposable
     {
         SkipUnlessOpenMpi();
         return new MpiRun(mpirunOptions, ranks, workerArgs);
+    }
+
+    /// <summary>Starts <paramref name="ranks"/> ranks of the gpunet executable beside the tests with <paramref name="args"/>, or skips.</summary>
+    public static MpiRun Gpunet(int ranks, params string[] args)
+    {
+        SkipUnlessOpenMpi();
+        return new MpiRun([], ranks, [Path.Combine(AppContext.BaseDirectory, "gpunet"), .. args], program: true);
+    }
+
+    /// <summary>The process ids of the ranks (mpirun's children).</summary>
+    public IReadOnlyList<int> RankProcesses()
+    {
+        var children = new List<int>();
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
+                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) == process.Id)
+                {
+                    children.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return children;
     }
 
     /// <summary>Skips the test, with the reason printed, unless mpirun and Open MPI's libmpi.so.40 are present.</summary>
