@@ -94,109 +94,6 @@ internal readonly record struct SplitReduceOp<TOut>(ArrayView<float> Workspace, 
     }
 }
 
-/// <summary>The tiled GEMM kernels.</summary>
-internal static class GemmTiles
-{
-    // Small tile: a group of 16 x 16 threads computes 64 x 64 of C, each thread a 4 x 4 block at rows ty + 16 r and
-    // columns tx + 16 c, so shared reads are broadcasts (A) or consecutive (B). Shared rows hold 64 values plus one of
-    // padding, so a loader writing along k (consecutive threads, consecutive k) hits 16 different banks.
-    public const int SmallTile = 64;
-    public const int SmallTileK = 16;
-    public const int SmallStride = SmallTile + 1;
-    public const int Threads = 16;
-
-    /// <summary>Static shared memory of the small kernel, in bytes.</summary>
-    public const int SmallSharedBytes = 2 * SmallTileK * SmallStride * sizeof(float);
-
-    /// <summary>GPU kernel: one 64 x 64 tile of C (one split of K) per group of 16 x 16 threads, K in steps of 16.</summary>
-    [GpuKernel]
-    public static void SmallKernel<TA, TB, TOut>(TA a, TB b, TOut c, GemmGrid g)
-        where TA : struct, IGemmA
-        where TB : struct, IGemmB
-        where TOut : struct, IGemmOut
-    {
-        var aTile = SharedMemory.Allocate<float>(SmallTileK * SmallStride); // [k][row]
-        var bTile = SharedMemory.Allocate<float>(SmallTileK * SmallStride); // [k][col]
-        int tx = Group.IdxX, ty = Group.IdxY;
-        int linear = (ty * Threads) + tx;
-        int rowBase = Grid.IdxY * SmallTile, colBase = Grid.IdxX * SmallTile, split = Grid.IdxZ;
-        int kBegin = split * g.KPerSplit, kEnd = Math.Min(g.K, kBegin + g.KPerSplit);
-
-        float c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-        float c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-        float c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-        float c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-
-        for (int k0 = kBegin; k0 < kEnd; k0 += SmallTileK)
-        {
-            // 64 x 16 elements of each operand, 4 per thread.
-            for (int r = 0; r < 4; r++)
-            {
-                int e = linear + (r * Threads * Threads);
-                int ai = g.AAlongK != 0 ? e / SmallTileK : e % SmallTile;
-                int ak = g.AAlongK != 0 ? e % SmallTileK : e / SmallTile;
-                int gi = rowBase + ai, gk = k0 + ak;
-                aTile[(ak * SmallStride) + ai] = gi < g.M && gk < kEnd ? a.Load(gi, gk) : 0f;
-
-                int bj = g.BAlongN != 0 ? e % SmallTile : e / SmallTileK;
-                int bk = g.BAlongN != 0 ? e / SmallTile : e % SmallTileK;
-                int gj = colBase + bj, gkb = k0 + bk;
-                bTile[(bk * SmallStride) + bj] = gkb < kEnd && gj < g.N ? b.Load(gkb, gj) : 0f;
-            }
-
-            Group.Barrier();
-            for (int kk = 0; kk < SmallTileK; kk++)
-            {
-                int ao = (kk * SmallStride) + ty, bo = (kk * SmallStride) + tx;
-                float a0 = aTile[ao], a1 = aTile[ao + 16], a2 = aTile[ao + 32], a3 = aTile[ao + 48];
-                float b0 = bTile[bo], b1 = bTile[bo + 16], b2 = bTile[bo + 32], b3 = bTile[bo + 48];
-                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
-            }
-
-            Group.Barrier();
-        }
-
-        int row = rowBase + ty, col = colBase + tx;
-        Store(c, g, split, row, col, c00, c01, c02, c03);
-        Store(c, g, split, row + 16, col, c10, c11, c12, c13);
-        Store(c, g, split, row + 32, col, c20, c21, c22, c23);
-        Store(c, g, split, row + 48, col, c30, c31, c32, c33);
-    }
-
-    /// <summary>Stores one row of a thread's 4 x 4 block: columns col, col + 16, col + 32, col + 48, where inside C.</summary>
-    private static void Store<TOut>(TOut c, GemmGrid g, int split, int row, int col, float s0, float s1, float s2, float s3)
-        where TOut : struct, IGemmOut
-    {
-        if (row >= g.M)
-        {
-            return;
-        }
-
-        if (col < g.N)
-        {
-            c.Store(row, col, split, s0);
-        }
-
-        if (col + 16 < g.N)
-        {
-            c.Store(row, col + 16, split, s1);
-        }
-
-        if (col + 32 < g.N)
-        {
-            c.Store(row, col + 32, split, s2);
-        }
-
-        if (col + 48 < g.N)
-        {
-            c.Store(row, col + 48, split, s3);
-        }
-    }
-}
-
 /// <summary>The split-K partial sums' buffer, shared by every GEMM of one kernel library (launches run in order).</summary>
 internal sealed class GemmWorkspace(Accelerator accelerator)
 {
@@ -223,8 +120,8 @@ internal sealed class GemmWorkspace(Accelerator accelerator)
 }
 
 /// <summary>
-/// One GEMM form (operand and output types) on one GPU: its tiled kernel, the same writing split-K partials, and the
-/// reduce pass. Launch shapes come from <see cref="LaunchPolicy.GemmTiling"/>.
+/// One GEMM form (operand and output types) on one GPU: its large and small tiled kernels (GemmKernels.cs), the same
+/// writing split-K partials, and the reduce pass. Launch shapes come from <see cref="LaunchPolicy.GemmTiling"/>.
 /// </summary>
 internal sealed class GemmForm<TA, TB, TOut>
     where TA : struct, IGemmA
@@ -234,8 +131,8 @@ internal sealed class GemmForm<TA, TB, TOut>
     private readonly LaunchPolicy policy;
     private readonly GemmWorkspace workspace;
     private readonly string name;
-    private readonly Action<KernelConfig, TA, TB, TOut, GemmGrid> small;
-    private readonly Action<KernelConfig, TA, TB, PartialOut, GemmGrid> smallPartial;
+    private readonly Action<KernelConfig, TA, TB, TOut, GemmGrid> small, large;
+    private readonly Action<KernelConfig, TA, TB, PartialOut, GemmGrid> smallPartial, largePartial;
     private readonly ItemKernel<SplitReduceOp<TOut>> reduce;
 
     public GemmForm(Accelerator accelerator, LaunchPolicy policy, GemmWorkspace workspace, string name)
@@ -243,8 +140,10 @@ internal sealed class GemmForm<TA, TB, TOut>
         this.policy = policy;
         this.workspace = workspace;
         this.name = name;
-        small = accelerator.LoadStreamKernel<TA, TB, TOut, GemmGrid>(GemmTiles.SmallKernel);
-        smallPartial = accelerator.LoadStreamKernel<TA, TB, PartialOut, GemmGrid>(GemmTiles.SmallKernel);
+        small = accelerator.LoadStreamKernel<TA, TB, TOut, GemmGrid>(GemmKernels.SmallKernel);
+        smallPartial = accelerator.LoadStreamKernel<TA, TB, PartialOut, GemmGrid>(GemmKernels.SmallKernel);
+        large = accelerator.LoadStreamKernel<TA, TB, TOut, GemmGrid>(GemmKernels.LargeKernel);
+        largePartial = accelerator.LoadStreamKernel<TA, TB, PartialOut, GemmGrid>(GemmKernels.LargeKernel);
         reduce = new ItemKernel<SplitReduceOp<TOut>>(accelerator, policy, name + "SplitReduce");
     }
 
@@ -263,20 +162,23 @@ internal sealed class GemmForm<TA, TB, TOut>
         var grid = new GemmGrid(m, n, k, tiling.KPerSplit, aAlongK ? 1 : 0, bAlongN ? 1 : 0);
         var config = LaunchPolicy.GemmLaunch(tiling, m, n);
         var shape = new GemmShape(m, n, k, tiling.TileM, tiling.TileN, tiling.Splits);
+        bool isLarge = tiling.TileM == GemmKernels.LargeTile;
+        int shared = isLarge ? GemmKernels.LargeSharedBytes : GemmKernels.SmallSharedBytes;
+        string kernel = name + (isLarge ? "128" : "64");
         if (tiling.Splits == 1)
         {
-            if (policy.Launch(name, config, GemmTiles.SmallSharedBytes, shape))
+            if (policy.Launch(kernel, config, shared, shape))
             {
-                small(config, a, b, output, grid);
+                (isLarge ? large : small)(config, a, b, output, grid);
             }
 
             return;
         }
 
         var partials = workspace.Get((long)tiling.Splits * m * n);
-        if (policy.Launch(name + "SplitK", config, GemmTiles.SmallSharedBytes, shape))
+        if (policy.Launch(kernel + "SplitK", config, shared, shape))
         {
-            smallPartial(config, a, b, new PartialOut(partials, m, n), grid);
+            (isLarge ? largePartial : smallPartial)(config, a, b, new PartialOut(partials, m, n), grid);
         }
 
         reduce.Launch(new SplitReduceOp<TOut>(partials, output, m, n, tiling.Splits), m * n, tiling.Splits);

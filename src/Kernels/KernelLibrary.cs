@@ -110,13 +110,13 @@ public sealed class KernelLibrary
 public static class KernelContext
 {
     /// <summary>
-    /// Enables ILGPU.Algorithms (the PTX backend has no intrinsic exp/log without it) and O2 optimization (vector
-    /// loads; OpenCL devices without generic address space need it).
+    /// Enables ILGPU.Algorithms (the PTX backend has no intrinsic exp/log without it), O2 optimization (vector loads;
+    /// OpenCL devices without generic address space need it) and the GEMM's fused multiply-add intrinsic.
     /// </summary>
     public static Context.Builder Configure(Context.Builder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var configured = builder.EnableAlgorithms().Optimize(OptimizationLevel.O2);
+        var configured = GemmFma.Register(builder.EnableAlgorithms().Optimize(OptimizationLevel.O2));
         return Environment.GetEnvironmentVariable("GPUNET_KERNEL_ASSERTIONS") == "1" ? configured.Assertions() : configured;
     }
 }

@@ -214,15 +214,23 @@ public sealed class LaunchPolicy
     internal const long MinSplitWork = 1L << 22;
 
     /// <summary>
-    /// How a GPU tiles C (M, N) = A (M, K) B (K, N): a 64 x 64 tile per group; when that leaves SMs idle (fewer groups than
-    /// multiprocessors), K is split into parts of at least <see cref="MinKPerSplit"/> until the groups fill a wave, the
-    /// partial tiles summed in a fixed order by a second pass.
+    /// How a GPU tiles C (M, N) = A (M, K) B (K, N): a 128 x 128 tile per group (8 x 8 per thread) when such tiles fill
+    /// a wave (at least one group per multiprocessor) and are at least three quarters used; else a 64 x 64 tile (4 x 4
+    /// per thread); when that too leaves SMs idle, K is split into parts of at least <see cref="MinKPerSplit"/> until the
+    /// groups fill a wave, the partial tiles summed in a fixed order by a second pass.
     /// </summary>
     internal GemmTiling GemmTiling(int m, int n, int k)
     {
-        const int tile = GemmTiles.SmallTile, tileK = GemmTiles.SmallTileK;
-        long groups = (long)((m + tile - 1) / tile) * ((n + tile - 1) / tile);
+        const int big = GemmKernels.LargeTile;
+        long bigGroups = (long)((m + big - 1) / big) * ((n + big - 1) / big);
         int sms = Profile.Multiprocessors;
+        if (bigGroups >= sms && (double)m * n >= 0.75 * bigGroups * big * big)
+        {
+            return new GemmTiling(big, big, 1, k);
+        }
+
+        const int tile = GemmKernels.SmallTile, tileK = GemmKernels.SmallTileK;
+        long groups = (long)((m + tile - 1) / tile) * ((n + tile - 1) / tile);
         if (groups >= sms || k < 2 * MinKPerSplit || (long)m * n * k < MinSplitWork)
         {
             return new GemmTiling(tile, tile, 1, k);
@@ -238,7 +246,7 @@ public sealed class LaunchPolicy
     /// <summary>The launch of a tiled GEMM: one group of 16 x 16 threads per tile (x: columns, y: rows) and split (z).</summary>
     internal static KernelConfig GemmLaunch(GemmTiling tiling, int m, int n) => new(
         new Index3D((n + tiling.TileN - 1) / tiling.TileN, (m + tiling.TileM - 1) / tiling.TileM, tiling.Splits),
-        new Index3D(GemmTiles.Threads, GemmTiles.Threads, 1));
+        new Index3D(GemmKernels.Threads, GemmKernels.Threads, 1));
 
     /// <summary>Bytes of shared memory a reduction group allocates.</summary>
     internal static int ReduceSharedBytes => MaxReduceGroupSize * sizeof(float);

@@ -17,7 +17,7 @@ public sealed class CodeGenerationTests
         var names = KernelCatalog.All().Select(m => m.IsGenericMethod ? m.GetGenericArguments().Length == 3 ? m.Name : m.GetGenericArguments()[0].Name : m.Name).ToHashSet();
         foreach (string expected in new[]
         {
-            "SmallKernel", "CoarseKernel", "BiasGradientKernel", "TrainingForwardKernel", "BackwardKernel", "Kernel",
+            "SmallKernel", "LargeKernel", "CoarseKernel", "BiasGradientKernel", "TrainingForwardKernel", "BackwardKernel", "Kernel",
             "ReluForwardOp", "ReluBackwardOp", "BiasAddOp", "FillOp", "Im2ColPlaneOp", "Col2ImPlaneOp", "ToBatchMajorPlaneOp", "ToChannelMajorPlaneOp",
             "MaxForwardOp", "MaxBackwardOp", "AverageForwardOp", "AverageBackwardOp", "InferenceOp", "SgdOp", "AdamOp",
             "CheckFiniteOp", "DropoutOp", "GatherOp", "SplitReduceOp`1",
@@ -67,5 +67,30 @@ public sealed class CodeGenerationTests
         Assert.Contains(".shared", ptx, StringComparison.Ordinal);
         Assert.Contains("bar.sync", ptx, StringComparison.Ordinal);
         Assert.Contains("ld.shared", ptx, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The 128 x 128 GEMM's promises, read from its sm_90 PTX: fragments read from shared memory 128 bits at a time, the
+    /// inner loop's products fused multiply-adds, every accumulator in a register (no local memory).
+    /// </summary>
+    [Fact]
+    public void LargeGemmReadsSharedMemoryIn128BitsWithFusedMultiplyAddsAndNoLocalMemory()
+    {
+        using var context = Context.Create(builder => KernelContext.Configure(builder));
+        using var backend = new PTXBackend(
+            context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null);
+        foreach (var method in KernelCatalog.All().Where(m => m.Name == "LargeKernel"))
+        {
+            var ptx = ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), KernelSpecialization.Empty)).PTXAssembly;
+            string form = string.Join(", ", method.GetGenericArguments().Select(t => t.Name));
+            int vectorLoads = System.Text.RegularExpressions.Regex.Count(ptx, @"ld\.shared\.v4\.f32");
+            int scalarLoads = System.Text.RegularExpressions.Regex.Count(ptx, @"ld\.shared\.f32");
+            int fmas = System.Text.RegularExpressions.Regex.Count(ptx, @"fma\.rn\.f32");
+            Assert.True(vectorLoads >= 32, $"{form}: {vectorLoads} ld.shared.v4.f32 (8 steps x 4 fragments expected)");
+            Assert.True(scalarLoads == 0, $"{form}: {scalarLoads} scalar shared loads");
+            Assert.True(fmas >= 512, $"{form}: {fmas} fma.rn.f32 (8 steps x 64 expected)");
+            Assert.DoesNotContain("ld.local", ptx, StringComparison.Ordinal);
+            Assert.DoesNotContain("st.local", ptx, StringComparison.Ordinal);
+        }
     }
 }
