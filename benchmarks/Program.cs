@@ -14,15 +14,22 @@ public static class Program
     private const string Usage =
         "usage: dotnet run --project benchmarks -c Release -- [--accelerator auto|cuda|opencl|cpu] [--filter TEXT] [--quick] [--out DIR]\n" +
         "       [--profile mlp|mlp-deep|vgg [--width F]]   per-layer forward/backward times of one model\n" +
-        "       [--plan mlp|mlp-deep|vgg [--width F] [--sms 132]]   every launch of one training step on a CUDA GPU with that many SMs (no GPU needed)";
+        "       [--plan mlp|mlp-deep|vgg [--width F] [--sms 132]]   every launch of one training step on a CUDA GPU with that many SMs (no GPU needed)\n" +
+        "       [--scaling N [--model mlp]]   images/s of a training step in one process and in N ranks under mpirun";
 
     public static int Main(string[] args)
     {
+        if (ScalingBenchmark.IsWorker(args))
+        {
+            return ScalingBenchmark.Worker(args);
+        }
+
         var kind = AcceleratorKind.Auto;
         bool quick = false;
         string? filter = null, outDir = null, profile = null, plan = null;
+        string scalingModel = "mlp";
         double width = 1;
-        int sms = 132;
+        int sms = 132, scaling = 0;
         for (int i = 0; i < args.Length; i++)
         {
             string? Value() => i + 1 < args.Length ? args[++i] : null;
@@ -43,6 +50,12 @@ public static class Program
                 case "--plan":
                     plan = Value();
                     break;
+                case "--scaling" when int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 1:
+                    scaling = n;
+                    break;
+                case "--model" when Value() is { } m:
+                    scalingModel = m;
+                    break;
                 case "--sms" when int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out int s) && s > 0:
                     sms = s;
                     break;
@@ -62,6 +75,17 @@ public static class Program
             if (plan is not null)
             {
                 return LaunchPlan.Run(plan, width, sms, Console.Out);
+            }
+
+            if (scaling > 0)
+            {
+                var row = ScalingBenchmark.Run(scalingModel, scaling, kind, quick);
+                if (outDir is not null && row is not null)
+                {
+                    BenchFiles.Write(outDir, [row], DeviceSelector.Describe(kind));
+                }
+
+                return row is null ? 1 : 0;
             }
 
             using var device = Device.Open(kind);
