@@ -106,7 +106,7 @@ public static class BenchFiles
             csv.Append(row.ToCsv()).Append('\n');
         }
 
-        GpuNet.Engine.Training.AtomicFile.WriteAllText(Path.Combine(directory, "bench.csv"), csv.ToString());
+        GpuNet.Engine.Runs.AtomicFile.WriteAllText(Path.Combine(directory, "bench.csv"), csv.ToString());
         var ratios = rows.Where(r => r.YardstickRatio is not null).ToList();
         var plot = new ScottPlot.Plot();
         var bars = plot.Add.Bars(ratios.Select(r => r.YardstickRatio!.Value).ToArray());
@@ -118,7 +118,7 @@ public static class BenchFiles
         plot.Axes.Bottom.Label.Text = "speed relative to the yardstick (higher is faster)";
         plot.Title($"GpuNet kernels on {accelerator}");
         plot.Axes.Margins(left: 0);
-        GpuNet.Engine.Training.AtomicFile.WriteAllBytes(
+        GpuNet.Engine.Runs.AtomicFile.WriteAllBytes(
             Path.Combine(directory, "bench.png"), plot.GetImageBytes(1100, Math.Max(400, 40 + (ratios.Count * 22)), ScottPlot.ImageFormat.Png));
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using GpuNet.Engine;
+using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 using GpuNet.Kernels;
 using Device = GpuNet.Engine.Device;

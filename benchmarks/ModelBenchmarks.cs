@@ -1,6 +1,7 @@
 using System.Globalization;
 using GpuNet.Engine;
 using GpuNet.Engine.Data;
+using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 using GpuNet.Kernels;
 using Device = GpuNet.Engine.Device;

@@ -93,7 +93,7 @@ public static class Program
             Console.WriteLine($"accelerator: {accelerator} ({device.Info.Name}){(quick ? ", quick mode" : "")}");
             if (profile is not null)
             {
-                var config = GpuNet.Engine.Training.TrainConfig.DefaultsFor(profile) with { Width = width };
+                var config = GpuNet.Engine.Runs.TrainConfig.DefaultsFor(profile) with { Width = width };
                 LayerProfile.Run(device, config.Architecture([1, 28, 28], 10), config.BatchSize, quick ? 1 : 3);
                 return 0;
             }

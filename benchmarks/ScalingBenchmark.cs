@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using GpuNet.Engine;
 using GpuNet.Engine.Distributed;
+using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 using Device = GpuNet.Engine.Device;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using GpuNet.Engine;
 using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Data;
+using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 
 namespace GpuNet.Cli;
@@ -14,7 +15,7 @@ internal static class EvalCommand
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "A model.safetensors written by gpunet train.", Required = true };
         var dataset = new Option<string?>("--dataset") { Description = "Data set to evaluate on (default: the one the model was trained on)." };
-        dataset.AcceptOnlyFromAmong("fashion-mnist", "mnist", "cifar10");
+        dataset.AcceptOnlyFromAmong([.. Choices.Datasets]);
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory holding the data set's files." };
         var batchSize = new Option<int>("--batch-size") { Description = "Evaluation batch size.", DefaultValueFactory = _ => 500 };
         var accelerator = Program.AcceleratorOption();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using GpuNet.Engine;
 using GpuNet.Engine.Data;
+using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 
 namespace GpuNet.Cli;

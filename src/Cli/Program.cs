@@ -117,17 +117,12 @@ public static class Program
             Description = "Where to run: auto (CUDA, then an OpenCL GPU, then the CPU accelerator), cuda, opencl or cpu.",
             DefaultValueFactory = _ => "auto",
         };
-        option.AcceptOnlyFromAmong("auto", "cuda", "opencl", "cpu");
+        option.AcceptOnlyFromAmong([.. Enum.GetValues<AcceleratorKind>().Select(DeviceSelector.Describe)]);
         return option;
     }
 
-    internal static AcceleratorKind ParseAccelerator(string? name) => name switch
-    {
-        "cuda" => AcceleratorKind.Cuda,
-        "opencl" => AcceleratorKind.OpenCL,
-        "cpu" => AcceleratorKind.Cpu,
-        _ => AcceleratorKind.Auto,
-    };
+    internal static AcceleratorKind ParseAccelerator(string? name) =>
+        Enum.GetValues<AcceleratorKind>().FirstOrDefault(kind => DeviceSelector.Describe(kind) == name, AcceleratorKind.Auto);
 
     /// <summary>gpunet's version and the ILGPU version it runs on.</summary>
     internal static string VersionText()

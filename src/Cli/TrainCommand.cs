@@ -7,6 +7,7 @@ using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Data;
 using GpuNet.Engine.Distributed;
 using GpuNet.Engine.Layers;
+using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 
 namespace GpuNet.Cli;
@@ -17,13 +18,13 @@ internal static class TrainCommand
     public static Command Create(TextWriter output, bool interactive)
     {
         var model = new Option<string>("--model") { Description = "mlp (the reference MLP), mlp-deep (the tuned MLP) or vgg (the ConvNet).", DefaultValueFactory = _ => "mlp" };
-        model.AcceptOnlyFromAmong("mlp", "mlp-deep", "vgg");
+        model.AcceptOnlyFromAmong([.. Choices.Models]);
         var dataset = new Option<string>("--dataset") { Description = "fashion-mnist (embedded), mnist or cifar10 (from --data-dir).", DefaultValueFactory = _ => "fashion-mnist" };
-        dataset.AcceptOnlyFromAmong("fashion-mnist", "mnist", "cifar10");
+        dataset.AcceptOnlyFromAmong([.. Choices.Datasets]);
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory holding the data set's files (IDX or CIFAR-10 binary)." };
         var hidden = new Option<int[]?>("--hidden") { Description = "Hidden layer widths, comma-separated (mlp: 100; mlp-deep: 512,512,256,128,64).", CustomParser = ParseWidths };
         var optimizer = new Option<string?>("--optimizer") { Description = "sgd or adam (mlp: sgd; mlp-deep and vgg: adam)." };
-        optimizer.AcceptOnlyFromAmong("sgd", "adam");
+        optimizer.AcceptOnlyFromAmong([.. Choices.Optimizers]);
         var lr = new Option<double?>("--lr") { Description = "Learning rate (mlp: 2e-3; mlp-deep: 2e-4; vgg: 1e-4)." };
         var momentum = new Option<double?>("--momentum") { Description = "SGD momentum (default 0)." };
         var weightDecay = new Option<double?>("--weight-decay") { Description = "L2 weight decay (default 0)." };
@@ -33,18 +34,18 @@ internal static class TrainCommand
         var width = new Option<double?>("--width") { Description = "VGG: multiply every layer's channel count by F (at least 1 channel); 1 is the reference ConvNet." };
         var batchNorm = new Option<bool>("--batch-norm") { Description = "MLP: BatchNorm after each hidden Linear (Linear -> BatchNorm -> ReLU)." };
         var init = new Option<string?>("--init") { Description = "Weight init: small-normal (N(0, 1e-4^2), the reference MLP's) or kaiming-uniform (PyTorch's default; mlp-deep and vgg)." };
-        init.AcceptOnlyFromAmong("small-normal", "kaiming-uniform");
+        init.AcceptOnlyFromAmong([.. Choices.Of<WeightInit>()]);
         var normalize = new Option<string?>("--normalize") { Description = "none (subtract the mean image, keep the 0..255 scale; mlp and mlp-deep) or standard (per-channel mean/std; vgg)." };
-        normalize.AcceptOnlyFromAmong("none", "standard");
+        normalize.AcceptOnlyFromAmong([.. Choices.Of<Normalization>()]);
         var seed = new Option<int>("--seed") { Description = "Seed of initialization and data order.", DefaultValueFactory = _ => 42 };
         var accelerator = Program.AcceleratorOption();
         var outDir = new Option<string?>("--out") { Description = "Run directory (default runs/<timestamp>-<model>)." };
         var force = new Option<bool>("--force") { Description = "Write into --out even if it already holds files." };
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write checkpoint.safetensors every N steps (default: at every evaluation), and always at the end and on an interrupt." };
         var onNan = new Option<string>("--on-nan") { Description = "On a non-finite loss or gradient: stop (default; keeps the last good checkpoint) or skip the step.", DefaultValueFactory = _ => "stop" };
-        onNan.AcceptOnlyFromAmong("stop", "skip");
+        onNan.AcceptOnlyFromAmong([.. Choices.Of<NanPolicy>()]);
         var lrSchedule = new Option<string?>("--lr-schedule") { Description = "constant (default), cosine (half a cosine to 0 over the steps after warm-up) or step (times --lr-step-factor every --lr-step-every steps)." };
-        lrSchedule.AcceptOnlyFromAmong("constant", "cosine", "step");
+        lrSchedule.AcceptOnlyFromAmong([.. Choices.Of<GpuNet.Engine.Optim.LearningRateKind>()]);
         var warmup = new Option<int?>("--warmup-steps") { Description = "Raise the learning rate linearly from 0 over the first N steps (default 0)." };
         var lrStepEvery = new Option<int?>("--lr-step-every") { Description = "step schedule: steps between decays (default 1000)." };
         var lrStepFactor = new Option<double?>("--lr-step-factor") { Description = "step schedule: the factor of each decay (default 0.1)." };
@@ -57,7 +58,7 @@ internal static class TrainCommand
             Description = "auto (MPI when started by mpirun or a scheduler's MPI launcher with several processes; else one process), none or mpi.",
             DefaultValueFactory = _ => "auto",
         };
-        distributed.AcceptOnlyFromAmong("auto", "none", "mpi");
+        distributed.AcceptOnlyFromAmong([.. Choices.Of<DistributedMode>()]);
         var nccl = new Option<string?>("--nccl") { Description = "libnccl.so.2 to all-reduce gradients between CUDA devices (default: GPUNET_NCCL, the loader's path, Python's site-packages)." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in DIR from its checkpoint.safetensors (its configuration is the checkpoint's; --accelerator may change)." };
 
@@ -70,7 +71,7 @@ internal static class TrainCommand
         command.SetAction(parse =>
         {
             var placement = new Placement(
-                parse.GetValue(distributed) switch { "none" => DistributedMode.None, "mpi" => DistributedMode.Mpi, _ => DistributedMode.Auto },
+                Choices.Parse<DistributedMode>(parse.GetValue(distributed)!),
                 parse.GetValue(nccl));
             if (parse.GetValue(resume) is { } resumeDir)
             {
@@ -101,28 +102,13 @@ internal static class TrainCommand
                 EvalEvery = parse.GetValue(evalEvery) ?? defaults.EvalEvery,
                 BatchNorm = parse.GetValue(batchNorm),
                 Width = parse.GetValue(width) ?? defaults.Width,
-                Init = parse.GetValue(init) switch
-                {
-                    "small-normal" => WeightInit.SmallNormal,
-                    "kaiming-uniform" => WeightInit.KaimingUniform,
-                    _ => defaults.Init,
-                },
-                Normalize = parse.GetValue(normalize) switch
-                {
-                    "none" => Normalization.None,
-                    "standard" => Normalization.Standard,
-                    _ => defaults.Normalize,
-                },
+                Init = parse.GetValue(init) is { } initName ? Choices.Parse<WeightInit>(initName) : defaults.Init,
+                Normalize = parse.GetValue(normalize) is { } normalizeName ? Choices.Parse<Normalization>(normalizeName) : defaults.Normalize,
                 Seed = parse.GetValue(seed),
                 Accelerator = Program.ParseAccelerator(parse.GetValue(accelerator)),
                 CheckpointEvery = parse.GetValue(checkpointEvery) ?? parse.GetValue(evalEvery) ?? defaults.EvalEvery,
-                OnNan = parse.GetValue(onNan) == "skip" ? NanPolicy.Skip : NanPolicy.Stop,
-                LrSchedule = parse.GetValue(lrSchedule) switch
-                {
-                    "cosine" => GpuNet.Engine.Optim.LearningRateKind.Cosine,
-                    "step" => GpuNet.Engine.Optim.LearningRateKind.Step,
-                    _ => defaults.LrSchedule,
-                },
+                OnNan = Choices.Parse<NanPolicy>(parse.GetValue(onNan)!),
+                LrSchedule = parse.GetValue(lrSchedule) is { } scheduleName ? Choices.Parse<GpuNet.Engine.Optim.LearningRateKind>(scheduleName) : defaults.LrSchedule,
                 WarmupSteps = parse.GetValue(warmup) ?? defaults.WarmupSteps,
                 LrStepEvery = parse.GetValue(lrStepEvery) ?? defaults.LrStepEvery,
                 LrStepFactor = parse.GetValue(lrStepFactor) ?? defaults.LrStepFactor,
@@ -342,12 +328,9 @@ internal static class TrainCommand
         var result = new List<Augmentation>();
         foreach (string part in parts)
         {
-            var augmentation = part switch
-            {
-                "flip" => Augmentation.Flip,
-                "crop" => Augmentation.Crop,
-                _ => throw new ConfigurationException($"--augment takes flip, crop or flip,crop; '{part}' is not one of them."),
-            };
+            var augmentation = Choices.Of<Augmentation>().Contains(part)
+                ? Choices.Parse<Augmentation>(part)
+                : throw new ConfigurationException($"--augment takes {string.Join(", ", Choices.Of<Augmentation>())} or several comma-separated; '{part}' is not one of them.");
             if (!result.Contains(augmentation))
             {
                 result.Add(augmentation);

@@ -1,5 +1,6 @@
 using GpuNet.Engine;
 using GpuNet.Engine.Data;
+using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 
 namespace GpuNet.Tests.Examples;

@@ -3,49 +3,9 @@ using GpuNet.Engine.Data;
 using GpuNet.Engine.Layers;
 using GpuNet.Engine.Models;
 using GpuNet.Engine.Optim;
-using GpuNet.Engine.Training;
+using GpuNet.Engine.Runs;
 
 namespace GpuNet.Engine.Checkpoints;
-
-/// <summary>Where a run stands: everything besides tensors that resuming needs to continue bit for bit.</summary>
-public sealed record TrainingState
-{
-    /// <summary>Steps completed.</summary>
-    public int Step { get; init; }
-
-    /// <summary>Optimizer updates applied (steps minus skipped ones).</summary>
-    public long OptimizerSteps { get; init; }
-
-    /// <summary>The data order's epoch and the row of the next batch.</summary>
-    public int Epoch { get; init; }
-
-    /// <summary>The row of the current order where the next batch starts.</summary>
-    public int Offset { get; init; }
-
-    /// <summary>The training loss summed since the last evaluation, and over how many samples.</summary>
-    public double TrainLossSum { get; init; }
-
-    /// <summary>Samples behind <see cref="TrainLossSum"/>.</summary>
-    public long TrainSamples { get; init; }
-
-    /// <summary>Steps skipped for a non-finite loss or gradient (--on-nan skip).</summary>
-    public int SkippedSteps { get; init; }
-
-    /// <summary>Wall time of the run so far, across resumes.</summary>
-    public double ElapsedSeconds { get; init; }
-
-    /// <summary>Time spent in training steps so far (evaluation and checkpoints excluded).</summary>
-    public double TrainSeconds { get; init; }
-
-    /// <summary>Training images processed so far.</summary>
-    public long TrainImages { get; init; }
-
-    /// <summary>The evaluations so far.</summary>
-    public IReadOnlyList<MetricsRow> Rows { get; init; } = [];
-
-    /// <summary>The data-parallel ranks the run had (1: one process).</summary>
-    public int Ranks { get; init; } = 1;
-}
 
 /// <summary>
 /// A training checkpoint: a model file (so eval reads it) plus the optimizer state as "optimizer.{parameter}.{state}"
@@ -65,7 +25,7 @@ public static class Checkpoint
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         var extra = optimizer.State.Select(s => (OptimizerPrefix + s.Name, ModelFile.ToSafe(s.Value)));
-        var metadata = new Dictionary<string, string> { [StateKey] = JsonSerializer.Serialize(state, RunFiles.Json) };
+        var metadata = new Dictionary<string, string> { [StateKey] = JsonSerializer.Serialize(state, RunJson.Options) };
         ModelFile.Save(path, model, spec, preprocessing, dataset, config, extra, metadata);
     }
 
@@ -81,8 +41,8 @@ public static class Checkpoint
 
         try
         {
-            var config = JsonSerializer.Deserialize<TrainConfig>(configJson, RunFiles.Json) ?? throw new JsonException("empty configuration");
-            var state = JsonSerializer.Deserialize<TrainingState>(stateJson, RunFiles.Json) ?? throw new JsonException("empty state");
+            var config = JsonSerializer.Deserialize<TrainConfig>(configJson, RunJson.Options) ?? throw new JsonException("empty configuration");
+            var state = JsonSerializer.Deserialize<TrainingState>(stateJson, RunJson.Options) ?? throw new JsonException("empty state");
             if (state.Step < 0 || state.Step > config.Steps || state.Epoch < 0 || state.Offset < 0 || state.TrainSamples < 0)
             {
                 throw new JsonException($"step {state.Step}, epoch {state.Epoch}, offset {state.Offset} do not fit the configuration");

@@ -2,7 +2,7 @@ using System.Text.Json;
 using GpuNet.Engine.Data;
 using GpuNet.Engine.Layers;
 using GpuNet.Engine.Models;
-using GpuNet.Engine.Training;
+using GpuNet.Engine.Runs;
 using GpuNet.Kernels;
 using BatchNorm = GpuNet.Engine.Layers.BatchNorm;
 
@@ -73,13 +73,13 @@ public static class ModelFile
         var metadata = new Dictionary<string, string>
         {
             ["format"] = "pt",
-            [ModelKey] = JsonSerializer.Serialize(spec, RunFiles.Json),
+            [ModelKey] = JsonSerializer.Serialize(spec, RunJson.Options),
             [DatasetKey] = dataset,
             ["gpunet.normalization"] = preprocessing.Normalization == Normalization.None ? "none" : "standard",
         };
         if (config is not null)
         {
-            metadata[ConfigKey] = JsonSerializer.Serialize(config, RunFiles.Json);
+            metadata[ConfigKey] = JsonSerializer.Serialize(config, RunJson.Options);
         }
 
         tensors.AddRange(extraTensors ?? []);
@@ -109,7 +109,7 @@ public static class ModelFile
         ModelSpec spec;
         try
         {
-            spec = JsonSerializer.Deserialize<ModelSpec>(modelJson, RunFiles.Json)
+            spec = JsonSerializer.Deserialize<ModelSpec>(modelJson, RunJson.Options)
                 ?? throw new CheckpointException($"{path}: empty '{ModelKey}' metadata.");
         }
         catch (JsonException e)

@@ -108,7 +108,7 @@ public static class ImageFiles
         }
 
         using var encoded = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        Training.AtomicFile.WriteAllBytes(path, encoded.ToArray());
+        Runs.AtomicFile.WriteAllBytes(path, encoded.ToArray());
     }
 
     /// <summary>The mean of the outermost ring of pixels over all channels.</summary>

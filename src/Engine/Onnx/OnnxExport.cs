@@ -5,7 +5,7 @@ using Google.Protobuf;
 using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Models;
 using GpuNet.Engine.Onnx.Proto;
-using GpuNet.Engine.Training;
+using GpuNet.Engine.Runs;
 using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Onnx;

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using GpuNet.Engine.Data;
 using SkiaSharp;
+using GpuNet.Engine.Runs;
 
 namespace GpuNet.Engine.Training;
 
@@ -143,7 +144,7 @@ public static class Pictures
             JsonElement defaults = default;
             try
             {
-                defaults = JsonSerializer.SerializeToElement(TrainConfig.DefaultsFor(model), RunFiles.Json);
+                defaults = JsonSerializer.SerializeToElement(TrainConfig.DefaultsFor(model), RunJson.Options);
             }
             catch (ConfigurationException)
             {

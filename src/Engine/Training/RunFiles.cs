@@ -2,14 +2,9 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using GpuNet.Engine.Runs;
 
 namespace GpuNet.Engine.Training;
-
-/// <summary>
-/// One evaluation: the training loss averaged over the steps since the previous one, the test results, the time and the
-/// learning rate in force at that step.
-/// </summary>
-public sealed record MetricsRow(int Step, double TrainLoss, double TestLoss, double TestAccuracy, double ElapsedSeconds, double LearningRate = double.NaN);
 
 /// <summary>The files of a run directory: metrics.csv, summary.json and curves.png, each written atomically.</summary>
 public static class RunFiles
@@ -27,15 +22,6 @@ public static class RunFiles
 
     /// <summary>The header of metrics.csv before the learning-rate column (still read).</summary>
     public const string MetricsHeaderWithoutRate = "step,train_loss,test_loss,test_accuracy,elapsed_seconds";
-
-    /// <summary>JSON options of every file GpuNet writes: indented, snake_case names.</summary>
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-    };
 
     /// <summary>The CSV text of <paramref name="rows"/>, with the header.</summary>
     public static string MetricsCsv(IEnumerable<MetricsRow> rows)
@@ -81,7 +67,7 @@ public static class RunFiles
 
     /// <summary>Writes summary.json into <paramref name="directory"/>.</summary>
     public static void WriteSummary(string directory, JsonObject summary) =>
-        AtomicFile.WriteAllText(Path.Combine(directory, SummaryFile), summary.ToJsonString(Json) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(directory, SummaryFile), summary.ToJsonString(RunJson.Options) + "\n");
 }
 
 /// <summary>The run's figure: training and test loss (left axis) and test accuracy (right axis) against step.</summary>

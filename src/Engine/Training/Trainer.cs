@@ -13,6 +13,7 @@ using GpuNet.Engine.Layers;
 using GpuNet.Engine.Models;
 using GpuNet.Engine.Optim;
 using GpuNet.Kernels;
+using GpuNet.Engine.Runs;
 
 namespace GpuNet.Engine.Training;
 
@@ -283,7 +284,7 @@ public sealed class TrainingSession : IDisposable
         Model.DeviceBytes + Loss.DeviceBytes + Optimizer.DeviceBytes + Batches.DeviceBytes + Train.DeviceBytes + Test.DeviceBytes + Step.DeviceBytes;
 
     /// <summary>The optimizer <paramref name="config"/> names, over <paramref name="model"/>'s arenas.</summary>
-    public static Optimizer CreateOptimizer(KernelLibrary kernels, Sequential model, TrainConfig config) => config.Optimizer == "adam"
+    public static Optimizer CreateOptimizer(KernelLibrary kernels, Sequential model, TrainConfig config) => Choices.Parse<OptimizerKind>(config.Optimizer) == OptimizerKind.Adam
         ? new Adam(kernels, model, new AdamSettings((float)config.LearningRate, WeightDecay: (float)config.WeightDecay))
         : new Sgd(kernels, model, new SgdSettings((float)config.LearningRate, (float)config.Momentum, (float)config.WeightDecay));
 
@@ -550,7 +551,7 @@ internal sealed class TrainingLoop
             ["launches_per_step"] = Math.Round(result.LaunchesPerStep, 2),
             ["host_waits_per_step"] = Math.Round(result.HostWaitsPerStep, 4),
             ["host_waits"] = result.HostWaits,
-            ["config"] = JsonSerializer.SerializeToNode(config, RunFiles.Json),
+            ["config"] = JsonSerializer.SerializeToNode(config, RunJson.Options),
         };
     }
 }

@@ -1,4 +1,4 @@
-namespace GpuNet.Engine.Training;
+namespace GpuNet.Engine.Runs;
 
 /// <summary>Writes files atomically: to a temporary file beside the target, flushed to disk, then renamed over it.</summary>
 public static class AtomicFile

@@ -3,7 +3,7 @@ using GpuNet.Engine.Layers;
 using GpuNet.Engine.Models;
 using GpuNet.Engine.Optim;
 
-namespace GpuNet.Engine.Training;
+namespace GpuNet.Engine.Runs;
 
 /// <summary>What a non-finite loss or gradient does.</summary>
 public enum NanPolicy
@@ -148,19 +148,19 @@ public sealed record TrainConfig
     /// <summary>Throws a <see cref="ConfigurationException"/> naming the first setting that cannot work.</summary>
     public void Validate()
     {
-        if (!ModelSpec.Names.Contains(Model))
+        if (!Choices.Models.Contains(Model))
         {
-            throw new ConfigurationException($"Unknown model '{Model}'; known: {string.Join(", ", ModelSpec.Names)}.");
+            throw new ConfigurationException($"Unknown model '{Model}'; known: {string.Join(", ", Choices.Models)}.");
         }
 
-        if (!DataSets.Names.Contains(Dataset))
+        if (!Choices.Datasets.Contains(Dataset))
         {
-            throw new ConfigurationException($"Unknown data set '{Dataset}'; known: {string.Join(", ", DataSets.Names)}.");
+            throw new ConfigurationException($"Unknown data set '{Dataset}'; known: {string.Join(", ", Choices.Datasets)}.");
         }
 
-        if (Optimizer is not ("sgd" or "adam"))
+        if (!Choices.Optimizers.Contains(Optimizer))
         {
-            throw new ConfigurationException($"Unknown optimizer '{Optimizer}'; known: sgd, adam.");
+            throw new ConfigurationException($"Unknown optimizer '{Optimizer}'; known: {string.Join(", ", Choices.Optimizers)}.");
         }
 
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
