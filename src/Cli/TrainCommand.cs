@@ -466,6 +466,13 @@ internal sealed class Interrupt : IDisposable
         context.Cancel = true;
         ExitCode = code;
         Console.Error.WriteLine($"gpunet: stopping after the current step and writing a checkpoint ({(code == 130 ? "Ctrl-C" : "SIGTERM")} again to exit at once)");
-        source.Cancel();
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run already ended (another data-parallel rank's request stopped it) while this signal was on its way.
+        }
     }
 }

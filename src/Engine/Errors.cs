@@ -14,6 +14,17 @@ public class GpuNetException : Exception
         : base(message, inner)
     {
     }
+
+    /// <summary>
+    /// <paramref name="text"/> (a library's message, which may quote a file's content) on one line: line breaks and runs
+    /// of spaces become one space, and more than 200 characters are cut with an ellipsis.
+    /// </summary>
+    public static string OneLine(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string line = string.Join(' ', text.Split((char[])['\r', '\n', '\t', ' '], StringSplitOptions.RemoveEmptyEntries));
+        return line.Length <= 200 ? line : line[..200] + "...";
+    }
 }
 
 /// <summary>The requested accelerator is not present.</summary>

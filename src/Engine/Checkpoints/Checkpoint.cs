@@ -52,7 +52,7 @@ public static class Checkpoint
         }
         catch (JsonException e)
         {
-            throw new CheckpointException($"{path}: the training state or configuration is malformed ({e.Message}).", e);
+            throw new CheckpointException($"{path}: the training state or configuration is malformed ({GpuNetException.OneLine(e.Message)}).", e);
         }
     }
 

@@ -114,7 +114,7 @@ public static class ModelFile
         }
         catch (JsonException e)
         {
-            throw new CheckpointException($"{path}: '{ModelKey}' metadata is not a model description ({e.Message}).", e);
+            throw new CheckpointException($"{path}: '{ModelKey}' metadata is not a model description ({GpuNetException.OneLine(e.Message)}).", e);
         }
 
         if (!ModelSpec.Names.Contains(spec.Model) || spec.InputShape is not { Length: 3 } || spec.InputShape.Any(d => d < 1 || d > Readers.MaxSide)

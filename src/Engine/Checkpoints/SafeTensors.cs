@@ -112,7 +112,7 @@ public static class SafeTensors
         }
         catch (JsonException e)
         {
-            throw new CheckpointException($"{source}: the header is not valid JSON ({e.Message}).", e);
+            throw new CheckpointException($"{source}: the header is not valid JSON ({GpuNetException.OneLine(e.Message)}).", e);
         }
 
         using (document)

@@ -28,7 +28,7 @@ public sealed record RunRecord(string Name, IReadOnlyList<MetricsRow> Rows, Json
         }
         catch (Exception e) when (e is FormatException or JsonException or IndexOutOfRangeException)
         {
-            throw new DataException($"{directory}: {RunFiles.MetricsFile} or {RunFiles.SummaryFile} is malformed ({e.Message}).", e);
+            throw new DataException($"{directory}: {RunFiles.MetricsFile} or {RunFiles.SummaryFile} is malformed ({GpuNetException.OneLine(e.Message)}).", e);
         }
     }
 
