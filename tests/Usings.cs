@@ -1,2 +1,2 @@
-global using Xunit;
 global using GpuNet.Engine.Runs;
+global using Xunit;

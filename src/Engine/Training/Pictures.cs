@@ -2,8 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using GpuNet.Engine.Data;
-using SkiaSharp;
 using GpuNet.Engine.Runs;
+using SkiaSharp;
 
 namespace GpuNet.Engine.Training;
 

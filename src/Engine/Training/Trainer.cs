@@ -12,8 +12,8 @@ using GpuNet.Engine.Distributed;
 using GpuNet.Engine.Layers;
 using GpuNet.Engine.Models;
 using GpuNet.Engine.Optim;
-using GpuNet.Kernels;
 using GpuNet.Engine.Runs;
+using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Training;
 
