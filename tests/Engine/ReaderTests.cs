@@ -85,6 +85,72 @@ public sealed class ReaderTests
         Assert.DoesNotContain('\n', error.Message);
     }
 
+    /// <summary>An IDX image header announcing count x rows x cols, then <paramref name="pixels"/> bytes of data, gzipped.</summary>
+    private static byte[] GzipAnnouncing(int count, int rows, int cols, int pixels)
+    {
+        var file = new byte[16 + pixels];
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(0), 0x00000803);
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(4), count);
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(8), rows);
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(12), cols);
+        new Random(3).NextBytes(file.AsSpan(16));
+        return SyntheticData.Gzip(file);
+    }
+
+    /// <summary>
+    /// Gzip files whose header announces more than they hold: 2^31 bytes of pixels from about 50 bytes (past the
+    /// largest buffer a reader allocates), 65 MB from about 50 bytes (past what deflate can produce from them), and
+    /// 1000 images where 2 are (within deflate's reach, so only reading finds the end), each with the sizes the
+    /// message must name.
+    /// </summary>
+    public static TheoryData<string, string[]> LyingGzipFiles()
+    {
+        var small = GzipAnnouncing(32768, 256, 256, 24);
+        var ratio = GzipAnnouncing(1000, 256, 256, 24);
+        var shortData = GzipAnnouncing(1000, 28, 28, 2 * 784);
+        return new TheoryData<string, string[]>
+        {
+            { Convert.ToBase64String(small), ["32768 x 256 x 256", "2147483648 bytes", $"{Readers.MaxPixelBytes} bytes"] },
+            { Convert.ToBase64String(ratio), ["65536016 bytes", $"{ratio.Length} bytes of gzip data", $"{ratio.Length * Readers.MaxDeflateRatio} bytes"] },
+            { Convert.ToBase64String(shortData), ["truncated", "1000 images of 28 x 28", "784000 bytes", "only 1568 bytes"] },
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(LyingGzipFiles))]
+    public void AGzipAnnouncingMoreThanItHoldsIsADataErrorNamingTheSizes(string base64, string[] expected)
+    {
+        var bytes = Convert.FromBase64String(base64);
+        Assert.True(bytes.Length <= 64 || expected[0] == "truncated", $"{bytes.Length} bytes of gzip");
+        string dir = SyntheticData.WriteMnistLike(10, 10);
+        string path = Path.Combine(dir, "train-images-idx3-ubyte.gz");
+        File.WriteAllBytes(path, bytes);
+
+        var error = Assert.Throws<DataException>(() => Readers.ReadIdxImages(path));
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.All(expected.Prepend(path), e => Assert.Contains(e, error.Message, StringComparison.Ordinal));
+
+        var (code, _, stderr) = Support.Cli.Run("train", "--dataset", "mnist", "--data-dir", dir, "--steps", "1", "--accelerator", "cpu", "--out", Path.Combine(dir, "run"));
+        Assert.Equal(GpuNet.Cli.Program.Failure, code);
+        Assert.Equal($"gpunet: {error.Message}{Environment.NewLine}", stderr);
+    }
+
+    [Fact]
+    public void AGzipAnnouncingTenMillionLabelsFromAFewBytesIsRejectedBeforeReading()
+    {
+        var file = new byte[8 + 30];
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(0), 0x00000801);
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(4), Readers.MaxSamples);
+        var gzip = SyntheticData.Gzip(file);
+        string path = Path.Combine(SyntheticData.NewDirectory(), "labels.gz");
+        File.WriteAllBytes(path, gzip);
+        var error = Assert.Throws<DataException>(() => Readers.ReadIdxLabels(path, 10));
+        Assert.Contains($"{Readers.MaxSamples} labels ({Readers.MaxSamples + 8} bytes) but {gzip.Length} bytes of gzip data", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheLargestPixelBufferFitsADotNetArray() => Assert.True((long)Array.MaxLength >= Readers.MaxPixelBytes);
+
     [Fact]
     public void LabelsOutsideTheClassesAreRejected()
     {
