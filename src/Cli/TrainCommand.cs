@@ -433,11 +433,23 @@ internal sealed class ConsoleProgress(TextWriter output, bool interactive) : ITr
 internal sealed class Interrupt : IDisposable
 {
     private readonly CancellationTokenSource source = new();
+    private readonly Action<int> exit;
+    private readonly TextWriter error;
     private readonly PosixSignalRegistration[] registrations;
 
+    /// <summary>Handles SIGINT and SIGTERM sent to this process; a second signal ends it with <see cref="Environment.Exit"/>.</summary>
     public Interrupt()
+        : this(Environment.Exit, Console.Error)
     {
         registrations = [PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle), PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle)];
+    }
+
+    /// <summary>Registers no handler: signals come only through <see cref="Handle"/>, and a second one calls <paramref name="exit"/>.</summary>
+    internal Interrupt(Action<int> exit, TextWriter error)
+    {
+        this.exit = exit;
+        this.error = error;
+        registrations = [];
     }
 
     public CancellationToken Token => source.Token;
@@ -455,17 +467,22 @@ internal sealed class Interrupt : IDisposable
         source.Dispose();
     }
 
-    private void Handle(PosixSignalContext context)
+    /// <summary>
+    /// The first signal cancels <see cref="Token"/>, remembers its exit code and keeps the process alive
+    /// (<see cref="PosixSignalContext.Cancel"/>); a second one exits at once with its own code.
+    /// </summary>
+    internal void Handle(PosixSignalContext context)
     {
         int code = context.Signal == PosixSignal.SIGTERM ? 143 : 130;
         if (source.IsCancellationRequested)
         {
-            Environment.Exit(code);
+            exit(code);
+            return;
         }
 
         context.Cancel = true;
         ExitCode = code;
-        Console.Error.WriteLine($"gpunet: stopping after the current step and writing a checkpoint ({(code == 130 ? "Ctrl-C" : "SIGTERM")} again to exit at once)");
+        error.WriteLine($"gpunet: stopping after the current step and writing a checkpoint ({(code == 130 ? "Ctrl-C" : "SIGTERM")} again to exit at once)");
         try
         {
             source.Cancel();

@@ -49,6 +49,7 @@ public sealed class ReaderTests
     {
         var images = SyntheticData.IdxImages([new byte[784], new byte[784]], 28, 28);
         var labels = SyntheticData.IdxLabels([1, 2]);
+        var noisy = SyntheticData.IdxImages([SyntheticData.Image(new Random(1), 3, 1, 28), SyntheticData.Image(new Random(2), 4, 1, 28)], 28, 28);
         byte[] With(byte[] source, int offset, int value)
         {
             var copy = (byte[])source.Clone();
@@ -62,11 +63,11 @@ public sealed class ReaderTests
             { "wrong element type", Convert.ToBase64String(With(images, 0, 0x00000D03)), "element type" },
             { "wrong rank", Convert.ToBase64String(With(images, 0, 0x00000802)), "dimensions" },
             { "truncated header", Convert.ToBase64String(images[..10]), "truncated" },
-            { "truncated pixels", Convert.ToBase64String(images[..^5]), "bytes" },
-            { "trailing bytes", Convert.ToBase64String([.. images, 1, 2]), "bytes" },
+            { "truncated pixels", Convert.ToBase64String(images[..^5]), "header says 2 images of 28 x 28 (1584 bytes) but the file has 1579 bytes" },
+            { "trailing bytes", Convert.ToBase64String([.. images, 1, 2]), "header says 2 images of 28 x 28 (1584 bytes) but the file has 1586 bytes" },
             { "overflowing dimensions", Convert.ToBase64String(With(With(images, 4, int.MaxValue), 8, int.MaxValue)), "too large" },
             { "negative dimension", Convert.ToBase64String(With(images, 4, -1)), "overflows" },
-            { "truncated gzip", Convert.ToBase64String(SyntheticData.Gzip(images)[..^30]), "" },
+            { "truncated gzip", Convert.ToBase64String(SyntheticData.Gzip(noisy)[..^30]), "truncated: the header announces 2 images of 28 x 28 (1568 bytes after it) but only " },
             { "gzip of short data", Convert.ToBase64String(SyntheticData.Gzip(images[..^5])), "truncated" },
             { "not gzip", Convert.ToBase64String(labels), "not gzip" },
         };
@@ -81,9 +82,75 @@ public sealed class ReaderTests
         File.WriteAllBytes(path, Convert.FromBase64String(base64));
         var error = Assert.Throws<DataException>(() => Readers.ReadIdxImages(path));
         Assert.Contains(path, error.Message, StringComparison.Ordinal);
-        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.True(error.Message.Contains(expected, StringComparison.Ordinal), error.Message);
         Assert.DoesNotContain('\n', error.Message);
     }
+
+    /// <summary>An IDX image header announcing count x rows x cols, then <paramref name="pixels"/> bytes of data, gzipped.</summary>
+    private static byte[] GzipAnnouncing(int count, int rows, int cols, int pixels)
+    {
+        var file = new byte[16 + pixels];
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(0), 0x00000803);
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(4), count);
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(8), rows);
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(12), cols);
+        new Random(3).NextBytes(file.AsSpan(16));
+        return SyntheticData.Gzip(file);
+    }
+
+    /// <summary>
+    /// Gzip files whose header announces more than they hold: 2^31 bytes of pixels from about 50 bytes (past the
+    /// largest buffer a reader allocates), 65 MB from about 50 bytes (past what deflate can produce from them), and
+    /// 1000 images where 2 are (within deflate's reach, so only reading finds the end), each with the sizes the
+    /// message must name.
+    /// </summary>
+    public static TheoryData<string, string[]> LyingGzipFiles()
+    {
+        var small = GzipAnnouncing(32768, 256, 256, 24);
+        var ratio = GzipAnnouncing(1000, 256, 256, 24);
+        var shortData = GzipAnnouncing(1000, 28, 28, 2 * 784);
+        return new TheoryData<string, string[]>
+        {
+            { Convert.ToBase64String(small), ["32768 x 256 x 256", "2147483648 bytes", $"{Readers.MaxPixelBytes} bytes"] },
+            { Convert.ToBase64String(ratio), ["65536016 bytes", $"{ratio.Length} bytes of gzip data", $"{ratio.Length * Readers.MaxDeflateRatio} bytes"] },
+            { Convert.ToBase64String(shortData), ["truncated", "1000 images of 28 x 28", "784000 bytes", "only 1568 bytes"] },
+        };
+    }
+
+    [Theory]
+    [MemberData(nameof(LyingGzipFiles))]
+    public void AGzipAnnouncingMoreThanItHoldsIsADataErrorNamingTheSizes(string base64, string[] expected)
+    {
+        var bytes = Convert.FromBase64String(base64);
+        Assert.True(bytes.Length <= 64 || expected[0] == "truncated", $"{bytes.Length} bytes of gzip");
+        string dir = SyntheticData.WriteMnistLike(10, 10);
+        string path = Path.Combine(dir, "train-images-idx3-ubyte.gz");
+        File.WriteAllBytes(path, bytes);
+
+        var error = Assert.Throws<DataException>(() => Readers.ReadIdxImages(path));
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.All(expected.Prepend(path), e => Assert.Contains(e, error.Message, StringComparison.Ordinal));
+
+        var (code, _, stderr) = Support.Cli.Run("train", "--dataset", "mnist", "--data-dir", dir, "--steps", "1", "--accelerator", "cpu", "--out", Path.Combine(dir, "run"));
+        Assert.Equal(GpuNet.Cli.Program.Failure, code);
+        Assert.Equal($"gpunet: {error.Message}{Environment.NewLine}", stderr);
+    }
+
+    [Fact]
+    public void AGzipAnnouncingTenMillionLabelsFromAFewBytesIsRejectedBeforeReading()
+    {
+        var file = new byte[8 + 30];
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(0), 0x00000801);
+        BinaryPrimitives.WriteInt32BigEndian(file.AsSpan(4), Readers.MaxSamples);
+        var gzip = SyntheticData.Gzip(file);
+        string path = Path.Combine(SyntheticData.NewDirectory(), "labels.gz");
+        File.WriteAllBytes(path, gzip);
+        var error = Assert.Throws<DataException>(() => Readers.ReadIdxLabels(path, 10));
+        Assert.Contains($"{Readers.MaxSamples} labels ({Readers.MaxSamples + 8} bytes) but {gzip.Length} bytes of gzip data", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheLargestPixelBufferFitsADotNetArray() => Assert.True((long)Array.MaxLength >= Readers.MaxPixelBytes);
 
     [Fact]
     public void LabelsOutsideTheClassesAreRejected()

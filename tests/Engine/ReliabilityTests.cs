@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using GpuNet.Engine;
 using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Data;
@@ -67,58 +68,88 @@ public sealed class ReliabilityTests
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "model.safetensors")), File.ReadAllBytes(Path.Combine(split, "model.safetensors")));
     }
 
-    [Fact]
-    public void SigintStopsAfterAStepWritesACheckpointAndExits130ThenResumeFinishes()
+    [Theory]
+    [InlineData("INT", 130)]
+    [InlineData("TERM", 143)]
+    public void ASignalAfterACheckpointStopsWritesACheckpointAndExitsThenResumeFinishes(string signal, int exitCode)
     {
+        // 1000 steps leave the signal, sent once the checkpoint of step 10 exists, far more steps than it needs to land.
         string dir = Path.Combine(SyntheticData.NewDirectory(), "run");
-        string[] args = ["train", "--dataset", "mnist", "--data-dir", DataDir.Value, "--hidden", "16", "--batch-size", "20", "--steps", "6000", "--eval-every", "2000", "--accelerator", "cpu", "--out", dir];
+        string[] args = ["train", "--dataset", "mnist", "--data-dir", DataDir.Value, "--hidden", "16", "--batch-size", "20", "--steps", "1000", "--eval-every", "500", "--checkpoint-every", "10", "--accelerator", "cpu", "--out", dir];
+        int seen;
         using (var run = new GpunetProcess(args))
         {
-            Assert.True(run.WaitForLine("training mlp", TimeSpan.FromSeconds(60)), run.Output);
-            Thread.Sleep(500);
-            run.Signal("INT");
-            int code = run.WaitForExit(TimeSpan.FromSeconds(60));
-            Assert.True(code == 130, $"exit {code}: {run.Output}");
-            Assert.Contains("Interrupted after step", run.Output, StringComparison.Ordinal);
+            seen = run.WaitForCheckpoint(dir, 10);
+            run.Signal(signal);
+            int code = run.WaitForExit();
+            Assert.True(code == exitCode, $"exit {code} after SIG{signal}, {exitCode} expected: {run.Output}");
+            var stopped = System.Text.RegularExpressions.Regex.Match(run.Output, @"Interrupted after step (\d+)");
+            Assert.True(stopped.Success, run.Output);
+            var state = Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName)).State;
+            Assert.Equal(int.Parse(stopped.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), state.Step);
+            Assert.InRange(state.Step, seen, 999);
         }
 
-        var state = Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName)).State;
-        Assert.InRange(state.Step, 1, 5999);
+        int step = Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName)).State.Step;
         using var resumed = new GpunetProcess("train", "--resume", dir, "--accelerator", "cpu");
-        Assert.Equal(0, resumed.WaitForExit(TimeSpan.FromSeconds(180)));
-        Assert.Contains($"resuming {dir} after step {state.Step}", resumed.Output, StringComparison.Ordinal);
-        Assert.Equal([2000, 4000, 6000], RunFiles.ParseMetrics(File.ReadAllText(Path.Combine(dir, "metrics.csv"))).Select(r => r.Step));
+        Assert.True(resumed.WaitForExit() == 0, resumed.Output);
+        Assert.Contains($"resuming {dir} after step {step}", resumed.Output, StringComparison.Ordinal);
+        Assert.Equal([500, 1000], RunFiles.ParseMetrics(File.ReadAllText(Path.Combine(dir, "metrics.csv"))).Select(r => r.Step));
+    }
+
+    [Theory]
+    [InlineData(PosixSignal.SIGINT, 130)]
+    [InlineData(PosixSignal.SIGTERM, 143)]
+    public void TheFirstSignalRequestsAStopAndASecondExitsAtOnce(PosixSignal first, int firstCode)
+    {
+        foreach (var (second, secondCode) in new[] { (PosixSignal.SIGINT, 130), (PosixSignal.SIGTERM, 143) })
+        {
+            var exits = new List<int>();
+            using var messages = new StringWriter();
+            using var interrupt = new GpuNet.Cli.Interrupt(exits.Add, messages);
+            Assert.False(interrupt.Token.IsCancellationRequested);
+
+            var context = new PosixSignalContext(first);
+            interrupt.Handle(context);
+            Assert.True(context.Cancel, "the first signal must not end the process");
+            Assert.True(interrupt.Token.IsCancellationRequested);
+            Assert.Equal(firstCode, interrupt.ExitCode);
+            Assert.Empty(exits);
+            Assert.Contains("again to exit at once", messages.ToString(), StringComparison.Ordinal);
+
+            interrupt.Handle(new PosixSignalContext(second));
+            Assert.Equal([secondCode], exits);
+            Assert.Equal(firstCode, interrupt.ExitCode);
+        }
     }
 
     [Fact]
-    public void SigkillAtRandomMomentsAlwaysLeavesAReadableCheckpointThatResumes()
+    public void SigkillAtRandomStepsAlwaysLeavesAReadableCheckpointThatResumes()
     {
+        // Each run is killed once its checkpoint reaches a random step past the last one (a checkpoint every step, so
+        // the kill falls anywhere in a step or a write); 400 steps leave far more room than the six kills take.
         string dir = Path.Combine(SyntheticData.NewDirectory(), "run");
+        string checkpoint = Path.Combine(dir, Checkpoint.FileName);
         string[] fresh = ["train", "--dataset", "mnist", "--data-dir", DataDir.Value, "--hidden", "64", "--batch-size", "20", "--steps", "400", "--eval-every", "200", "--checkpoint-every", "1", "--accelerator", "cpu", "--out", dir, "--force"];
         var random = new Random(12);
-        int kills = 0;
+        int step = 0;
         for (int attempt = 0; attempt < 6; attempt++)
         {
-            bool first = !File.Exists(Path.Combine(dir, Checkpoint.FileName));
-            using var run = first ? new GpunetProcess(fresh) : new GpunetProcess("train", "--resume", dir, "--accelerator", "cpu");
-            Assert.True(run.WaitForLine("training mlp", TimeSpan.FromSeconds(60)), run.Output);
-            Thread.Sleep(random.Next(50, 600));
-            run.Signal("KILL");
-            run.WaitForExit(TimeSpan.FromSeconds(30));
-            kills++;
-            if (File.Exists(Path.Combine(dir, Checkpoint.FileName)))
-            {
-                var state = Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName)).State; // throws if torn
-                Assert.InRange(state.Step, 1, 400);
-            }
+            using var run = attempt == 0 ? new GpunetProcess(fresh) : new GpunetProcess("train", "--resume", dir, "--accelerator", "cpu");
+            int target = step + random.Next(1, 20);
+            int seen = run.WaitForCheckpoint(dir, target);
+            run.Kill();
+            int code = run.WaitForExit();
+            Assert.True(code == 137, $"attempt {attempt}: exit {code}, not the kill's 137: {run.Output}");
+            step = Checkpoint.Read(checkpoint).State.Step; // throws if torn
+            Assert.InRange(step, seen, 399);
         }
 
-        Assert.True(File.Exists(Path.Combine(dir, Checkpoint.FileName)), "no checkpoint after the kills");
         using var last = new GpunetProcess("train", "--resume", dir, "--accelerator", "cpu");
-        int code = last.WaitForExit(TimeSpan.FromSeconds(180));
-        Assert.True(code == 0, last.Output);
-        Assert.Equal(400, Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName)).State.Step);
-        Assert.Equal(6, kills);
+        Assert.True(last.WaitForExit() == 0, last.Output);
+        Assert.Contains($"resuming {dir} after step {step}", last.Output, StringComparison.Ordinal);
+        Assert.Equal(400, Checkpoint.Read(checkpoint).State.Step);
+        Assert.Equal([200, 400], RunFiles.ParseMetrics(File.ReadAllText(Path.Combine(dir, "metrics.csv"))).Select(r => r.Step));
     }
 
     [Fact]

@@ -68,20 +68,17 @@ public sealed class VggTests
     [MemberData(nameof(Accelerators))]
     public void WholeNetworkGradientsMatchFiniteDifferences(string accelerator) => Support.Accelerators.Run(accelerator, (kernels, buffers) =>
     {
-        // conv, BatchNorm, ReLU, max and average pooling, flatten, linear and the loss, on a tiny input. A batch of 8
-        // keeps BatchNorm over the 2x2 and 1x1 maps smooth enough for central differences with a small step.
+        // conv, BatchNorm, ReLU, max and average pooling, flatten, linear and the loss, on a tiny input; the reference is
+        // in double, so a perturbation of 1e-6 almost never moves a max-pool winner or a ReLU across zero.
         const int batch = 8;
         var spec = Vgg([1, 28, 28], 1.0 / 32);
         using var model = spec.Build(kernels, batch, seed: 5);
         var random = new Random(6);
-        var input = buffers.Upload(Numerics.Normal(random, batch * 784), batch, 1, 28, 28);
-        var labels = buffers.Upload([1, 4, 7, 2, 3, 5, 0, 9], batch);
-        var samples = GradientCheck.Run(kernels, model, input, labels, 10, 5e-4f, length => length / 6);
-        var report = samples.Where(s => !s.Agrees(2e-3, 0.05)).Select(s => s.ToString()).ToList();
-        int checkedCount = samples.Count, outside = report.Count;
-
-        // A perturbation can move a max-pool winner or a ReLU across zero, where the loss has a kink; allow a few.
-        Assert.True(checkedCount > 80, $"only {checkedCount} checked");
-        Assert.True(outside <= checkedCount / 20, $"{outside} of {checkedCount} gradients disagree on {accelerator}:\n{string.Join("\n", report)}");
+        var input = Numerics.Normal(random, batch * 784);
+        int[] labels = [1, 4, 7, 2, 3, 5, 0, 9];
+        var (deviceLoss, referenceLoss, samples) = GradientCheck.Run(kernels, buffers, spec, model, input, labels, length => Math.Max(1, length / 12));
+        Assert.True(samples.Count > 200, $"only {samples.Count} checked");
+        // float accumulation over 6272 values per BatchNorm channel in the first block: differences reach about 3e-6 of the largest gradient
+        GradientCheck.AssertAgree(deviceLoss, referenceLoss, samples, 5e-5, $"VGG at 1/32 width on {accelerator}");
     });
 }

@@ -23,6 +23,13 @@ public sealed class Buffers(KernelLibrary library) : IDisposable
         return new TensorView<int>(buffer.View, new Shape(dims));
     }
 
+    public TensorView<byte> Upload(byte[] data, params int[] dims)
+    {
+        var buffer = library.Accelerator.Allocate1D(data.Length == 0 ? new byte[1] : data);
+        owned.Add(buffer);
+        return new TensorView<byte>(buffer.View, new Shape(dims));
+    }
+
     /// <summary>A tensor filled with NaN, so that a kernel that leaves an element unwritten is caught.</summary>
     public TensorView<float> Garbage(params int[] dims)
     {

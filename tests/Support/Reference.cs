@@ -33,6 +33,27 @@ public static class Reference
         return sum;
     }
 
+    /// <summary>y (n, out) = x (n, in) W^T + b, with W (out, in).</summary>
+    public static double[] Linear(double[] x, double[] w, double[] b, int n, int inFeatures, int outFeatures)
+    {
+        var y = new double[n * outFeatures];
+        for (int r = 0; r < n; r++)
+        {
+            for (int o = 0; o < outFeatures; o++)
+            {
+                double sum = b[o];
+                for (int i = 0; i < inFeatures; i++)
+                {
+                    sum += x[(r * inFeatures) + i] * w[(o * inFeatures) + i];
+                }
+
+                y[(r * outFeatures) + o] = sum;
+            }
+        }
+
+        return y;
+    }
+
     public static double[] Conv2d(double[] x, double[] w, double[] b, int n, int c, int h, int wd, int cout, int k, int s, int p)
     {
         int oh = ((h + (2 * p) - k) / s) + 1, ow = ((wd + (2 * p) - k) / s) + 1;
