@@ -47,9 +47,24 @@ public sealed class ReliabilityTests
     private static TrainConfig Config(string name) => name == "recipe"
         ? new TrainConfig
         {
-            Dataset = "mnist", DataDir = DataDir.Value, Model = "mlp-deep", Hidden = [32, 16], Optimizer = "adam", LearningRate = 2e-3, Init = GpuNet.Engine.Layers.WeightInit.KaimingUniform,
-            BatchSize = 40, Steps = 30, EvalEvery = 10, CheckpointEvery = 7, Accelerator = AcceleratorKind.Cpu,
-            LrSchedule = GpuNet.Engine.Optim.LearningRateKind.Cosine, WarmupSteps = 5, Dropout = 0.3, LabelSmoothing = 0.1, Augment = [Augmentation.Flip, Augmentation.Crop], CropPadding = 2,
+            Dataset = "mnist",
+            DataDir = DataDir.Value,
+            Model = "mlp-deep",
+            Hidden = [32, 16],
+            Optimizer = "adam",
+            LearningRate = 2e-3,
+            Init = GpuNet.Engine.Layers.WeightInit.KaimingUniform,
+            BatchSize = 40,
+            Steps = 30,
+            EvalEvery = 10,
+            CheckpointEvery = 7,
+            Accelerator = AcceleratorKind.Cpu,
+            LrSchedule = GpuNet.Engine.Optim.LearningRateKind.Cosine,
+            WarmupSteps = 5,
+            Dropout = 0.3,
+            LabelSmoothing = 0.1,
+            Augment = [Augmentation.Flip, Augmentation.Crop],
+            CropPadding = 2,
         }
         : name == "sgd-momentum"
         ? new TrainConfig { Dataset = "mnist", DataDir = DataDir.Value, Hidden = [16], Momentum = 0.9, LearningRate = 1e-3, BatchSize = 40, Steps = 30, EvalEvery = 10, CheckpointEvery = 7, Accelerator = AcceleratorKind.Cpu }
