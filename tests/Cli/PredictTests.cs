@@ -69,8 +69,12 @@ public sealed class PredictTests
         // And gpunet eval on exactly those 200 images counts the same correct predictions.
         int correct = predicted.Where((p, i) => p == data.Test.Labels[i]).Count();
         string subset = SyntheticData.NewDirectory();
-        File.Copy(Path.Combine(DataSets.EmbeddedFashionMnist, "train-images-idx3-ubyte.gz"), Path.Combine(subset, "train-images-idx3-ubyte.gz"));
-        File.Copy(Path.Combine(DataSets.EmbeddedFashionMnist, "train-labels-idx1-ubyte.gz"), Path.Combine(subset, "train-labels-idx1-ubyte.gz"));
+        // The training files as the embedded folder holds them: gzipped in the repository, plain in pack.sh's archive.
+        foreach (var file in Directory.GetFiles(DataSets.EmbeddedFashionMnist, "train-*-ubyte*"))
+        {
+            File.Copy(file, Path.Combine(subset, Path.GetFileName(file)));
+        }
+
         File.WriteAllBytes(Path.Combine(subset, "t10k-images-idx3-ubyte"), SyntheticData.IdxImages(Enumerable.Range(0, count).Select(n => data.Test.Pixels[(n * 784)..((n + 1) * 784)]).ToArray(), 28, 28));
         File.WriteAllBytes(Path.Combine(subset, "t10k-labels-idx1-ubyte"), SyntheticData.IdxLabels(data.Test.Labels[..count]));
         var (evalCode, evalOutput, evalError) = Support.Cli.Run("eval", "--checkpoint", DefaultMlp.Value, "--dataset", "fashion-mnist", "--data-dir", subset, "--accelerator", "cpu");
