@@ -21,8 +21,10 @@ public sealed class GemmEdgeTests
     private const float CGuard = 12345f;
 
     // (M, N, K): K is a multiple of neither the GPU's 16-deep K step, nor the CPU's 8-row item or 16-column block, nor
-    // the 64-wide tiles and panels; M and N leave partial GPU tiles and partial CPU items, panels and blocks.
-    private static readonly (int M, int N, int K)[] Shapes = [(67, 70, 37), (5, 3, 83), (9, 130, 17), (1, 1, 1), (70, 9, 65)];
+    // the 64-wide tiles and panels; M and N leave partial GPU tiles and partial CPU items, panels and blocks. The last
+    // shape fills a wave of 132 SMs with 128 x 128 tiles, so a GPU runs it on the large tile, whose K-tiles are 8 deep:
+    // K = 39 puts the K edge at the last row of a tile's every loader.
+    private static readonly (int M, int N, int K)[] Shapes = [(67, 70, 37), (5, 3, 83), (9, 130, 17), (1, 1, 1), (70, 9, 65), (1536, 1408, 39)];
 
     /// <summary><paramref name="data"/> on the device between <see cref="Guard"/> elements of <paramref name="fill"/> on each side.</summary>
     private sealed class Guarded(Accelerator accelerator, float[] data, float fill, params int[] dims) : IDisposable
