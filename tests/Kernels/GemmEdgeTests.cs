@@ -23,7 +23,7 @@ public sealed class GemmEdgeTests
     // (M, N, K): K is a multiple of neither the GPU's 16-deep K step, nor the CPU's 8-row item or 16-column block, nor
     // the 64-wide tiles and panels; M and N leave partial GPU tiles and partial CPU items, panels and blocks. The last
     // shape fills a wave of 132 SMs with 128 x 128 tiles, so a GPU runs it on the large tile, whose K-tiles are 8 deep:
-    // K = 39 puts the K edge at the last row of a tile's every loader.
+    // K = 39 ends inside a K-tile, where the loader that would read k = 39 finds the NaN guard past B.
     private static readonly (int M, int N, int K)[] Shapes = [(67, 70, 37), (5, 3, 83), (9, 130, 17), (1, 1, 1), (70, 9, 65), (1536, 1408, 39)];
 
     /// <summary><paramref name="data"/> on the device between <see cref="Guard"/> elements of <paramref name="fill"/> on each side.</summary>
