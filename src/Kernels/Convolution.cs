@@ -42,18 +42,21 @@ public sealed class Convolution
     /// <summary>Elements of the scratch workspace this accelerator needs: the output's on the CPU accelerator, none on GPUs.</summary>
     public int ScratchWorkspace(Shape input, Shape weight, Window window) => implicitGemms is null ? ScratchLength(input, weight, window) : 0;
 
-    /// <summary>Makes room for the split-K partials of the convolution's GEMMs (forward, weight and input gradients), so launching them allocates nothing.</summary>
-    public void Reserve(Shape input, Shape weight, Window window)
+    /// <summary>
+    /// Makes room for the split-K partials of the convolution's GEMMs (forward, weight and input gradients) in
+    /// <paramref name="precision"/> and compiles their kernels, so launching them allocates and compiles nothing.
+    /// </summary>
+    public void Reserve(Shape input, Shape weight, Window window, GemmPrecision precision = GemmPrecision.Fp32)
     {
         if (implicitGemms is not null)
         {
-            implicitGemms.Reserve(ConvGeometry.Of(input, weight, window));
+            implicitGemms.Reserve(ConvGeometry.Of(input, weight, window), precision);
         }
         else
         {
             var output = OutputShape(input, weight, window);
             int ckk = weight.SampleLength, np = input[0] * output[2] * output[3];
-            gemm.Reserve(weight[0], np, ckk);
+            gemm.Reserve(weight[0], np, ckk, precision);
         }
     }
 
@@ -75,8 +78,8 @@ public sealed class Convolution
     public static int ScratchLength(Shape input, Shape weight, Window window) => OutputShape(input, weight, window).Length;
 
     /// <summary>
-    /// output = conv(input, weight) + bias. Leaves the im2col of <paramref name="input"/> in <paramref name="columns"/>,
-    /// which <see cref="Backward"/> reads.
+    /// output = conv(input, weight) + bias, its GEMM in <paramref name="precision"/>. Leaves the im2col of
+    /// <paramref name="input"/> in <paramref name="columns"/> (CPU accelerator), which <see cref="Backward"/> reads.
     /// </summary>
     public void Forward(
         TensorView<float> output,
@@ -85,7 +88,8 @@ public sealed class Convolution
         TensorView<float> bias,
         Window window,
         TensorView<float> columns,
-        TensorView<float> scratch)
+        TensorView<float> scratch,
+        GemmPrecision precision = GemmPrecision.Fp32)
     {
         Check.Rank(input, 4, nameof(input));
         Check.Rank(weight, 4, nameof(weight));
@@ -98,7 +102,7 @@ public sealed class Convolution
 
         if (implicitGemms is not null)
         {
-            implicitGemms.Forward(output, input, weight, bias, ConvGeometry.Of(input.Shape, weight.Shape, window));
+            implicitGemms.Forward(output, input, weight, bias, ConvGeometry.Of(input.Shape, weight.Shape, window), precision);
             return;
         }
 
@@ -109,14 +113,15 @@ public sealed class Convolution
         var cols = new TensorView<float>(columns.Data, new Shape(ckk, np));
         var product = new TensorView<float>(scratch.Data, new Shape(outChannels, np));
         copies!.Im2Col(cols, input, geometry);
-        gemm.Multiply(product, weight.Reshape(new Shape(outChannels, ckk)), Transpose.None, cols, Transpose.None);
+        gemm.Multiply(product, weight.Reshape(new Shape(outChannels, ckk)), Transpose.None, cols, Transpose.None, precision: precision);
         copies.ToBatchMajor(output, product, bias, geometry);
     }
 
     /// <summary>
     /// From dOutput and the forward's <paramref name="input"/> (GPUs read it; the CPU accelerator reads the forward's
     /// <paramref name="columns"/> instead): dWeight += dL/dWeight, dBias += dL/dBias and, when <paramref name="dInput"/>
-    /// is given, dInput = dL/dInput. Overwrites <paramref name="columns"/> and <paramref name="scratch"/>.
+    /// is given, dInput = dL/dInput, both GEMMs in <paramref name="precision"/>. Overwrites <paramref name="columns"/> and
+    /// <paramref name="scratch"/>.
     /// </summary>
     public void Backward(
         TensorView<float>? dInput,
@@ -127,7 +132,8 @@ public sealed class Convolution
         TensorView<float> weight,
         Window window,
         TensorView<float> columns,
-        TensorView<float> scratch)
+        TensorView<float> scratch,
+        GemmPrecision precision = GemmPrecision.Fp32)
     {
         Check.Rank(input, 4, nameof(input));
         var inputShape = input.Shape;
@@ -144,11 +150,11 @@ public sealed class Convolution
         if (implicitGemms is not null)
         {
             var g = ConvGeometry.Of(inputShape, weight.Shape, window);
-            implicitGemms.WeightGradient(dWeight, dOutput, input, g);
+            implicitGemms.WeightGradient(dWeight, dOutput, input, g, precision);
             elementwise.BiasGradient(dBias, dOutput);
             if (dInput is { } dxGpu)
             {
-                implicitGemms.InputGradient(dxGpu, dOutput, weight, g);
+                implicitGemms.InputGradient(dxGpu, dOutput, weight, g, precision);
             }
 
             return;
@@ -163,11 +169,11 @@ public sealed class Convolution
         var weight2d = weight.Reshape(new Shape(outChannels, ckk));
 
         copies!.ToChannelMajor(dProduct, dOutput, geometry);
-        gemm.Multiply(dWeight.Reshape(weight2d.Shape), dProduct, Transpose.None, cols, Transpose.Yes, 1f, 1f);
+        gemm.Multiply(dWeight.Reshape(weight2d.Shape), dProduct, Transpose.None, cols, Transpose.Yes, 1f, 1f, precision: precision);
         elementwise.BiasGradient(dBias, dOutput);
         if (dInput is { } dx)
         {
-            gemm.Multiply(cols, weight2d, Transpose.Yes, dProduct, Transpose.None);
+            gemm.Multiply(cols, weight2d, Transpose.Yes, dProduct, Transpose.None, precision: precision);
             copies.Col2Im(dx, cols, geometry);
         }
     }
@@ -349,73 +355,133 @@ internal readonly record struct ConvGeometry(
     public int Ckk => Channels * Kernel * Kernel;
 }
 
-/// <summary>im2col (CKK, N * P) as a GEMM's right operand: B[(c, kh, kw), (n, oh, ow)], 0 where the window reads padding.</summary>
-internal readonly record struct Im2ColB(ArrayView<float> Input, ConvGeometry G) : IGemmB
+/// <summary>
+/// im2col (CKK, N * P) as a GEMM's right operand: B[(c, kh, kw), (n, oh, ow)] = input[n, c, oh s - pad + kh,
+/// ow s - pad + kw], 0 where the window reads padding. Lines (columns) are (n, oh, ow), k is (c, kh, kw); the flat index
+/// is the sum of a column's part and a k's part.
+/// </summary>
+internal readonly struct Im2ColB : IGemmOperand
 {
-    public float Load(int k, int col)
+    public Im2ColB(ArrayView<float> input, ConvGeometry g)
     {
-        int n = G.Plane.Divide(col), p = col - (n * G.Positions);
-        int oh = G.OutWidthDivisor.Divide(p), ow = p - (oh * G.OutWidth);
-        int c = G.KernelArea.Divide(k), r = k - (c * G.Kernel * G.Kernel);
-        int kh = G.KernelSide.Divide(r), kw = r - (kh * G.Kernel);
-        int h = (oh * G.Stride) - G.Padding + kh, w = (ow * G.Stride) - G.Padding + kw;
-        return h >= 0 && h < G.Height && w >= 0 && w < G.Width ? Input[(((((n * G.Channels) + c) * G.Height) + h) * G.Width) + w] : 0f;
+        Data = input;
+        G = g;
+        Lines = new GatherAxis(
+            new FastDivisor(Math.Max(1, g.OutWidth)), new FastDivisor(Math.Max(1, g.OutHeight)), g.Stride, g.Stride * g.Width,
+            g.Channels * g.Height * g.Width, -(g.Padding * g.Width) - g.Padding);
+        Ks = new GatherAxis(new FastDivisor(g.Kernel), new FastDivisor(g.Kernel), 1, g.Width, g.Height * g.Width, 0);
     }
+
+    public ArrayView<float> Data { get; }
+
+    public ConvGeometry G { get; }
+
+    public GatherAxis Lines { get; }
+
+    public GatherAxis Ks { get; }
+
+    /// <summary>Whether input row oh s - pad + kh and column ow s - pad + kw lie inside the image.</summary>
+    public bool Inside(GatherPos line, GatherPos k) =>
+        (uint)((line.D1 * G.Stride) - G.Padding + k.D1) < (uint)G.Height && (uint)((line.D0 * G.Stride) - G.Padding + k.D0) < (uint)G.Width;
+
+    public int Index(GatherPos line, GatherPos k) => line.Offset + k.Offset;
 }
 
 /// <summary>im2col transposed (N * P, CKK) as a right operand: B[(n, oh, ow), (c, kh, kw)], for the weight gradient.</summary>
-internal readonly record struct Im2ColTransposedB(Im2ColB Columns) : IGemmB
+internal readonly struct Im2ColTransposedB(Im2ColB columns) : IGemmOperand
 {
-    public float Load(int k, int col) => Columns.Load(col, k);
+    public ArrayView<float> Data => columns.Data;
+
+    public GatherAxis Lines => columns.Ks;
+
+    public GatherAxis Ks => columns.Lines;
+
+    public bool Inside(GatherPos line, GatherPos k) => columns.Inside(k, line);
+
+    public int Index(GatherPos line, GatherPos k) => line.Offset + k.Offset;
 }
 
 /// <summary>dOutput (N, Cout, P) seen as (Cout, N * P), a left operand: A[o, (n, p)] = dOutput[n, o, p].</summary>
-internal readonly record struct ChannelRowsA(ArrayView<float> DOutput, ConvGeometry G) : IGemmA
+internal readonly struct ChannelRowsA(ArrayView<float> dOutput, ConvGeometry g) : IGemmOperand
 {
-    public float Load(int row, int k)
-    {
-        int n = G.Plane.Divide(k), p = k - (n * G.Positions);
-        return DOutput[(((n * G.OutChannels) + row) * G.Positions) + p];
-    }
+    public ArrayView<float> Data => dOutput;
+
+    public GatherAxis Lines { get; } = GatherAxis.Linear(g.Positions);
+
+    public GatherAxis Ks { get; } = new(new FastDivisor(Math.Max(1, g.Positions)), GatherAxis.Unbounded, 1, g.OutChannels * g.Positions, 0, 0);
+
+    public bool Inside(GatherPos line, GatherPos k) => true;
+
+    public int Index(GatherPos line, GatherPos k) => line.Offset + k.Offset;
 }
 
 /// <summary>The weight (Cout, C, K, K) transposed to (C, Cout * K * K), a left operand: A[c, (o, kh, kw)] = weight[o, c, kh, kw].</summary>
-internal readonly record struct WeightTransposedA(ArrayView<float> Weight, ConvGeometry G) : IGemmA
+internal readonly struct WeightTransposedA(ArrayView<float> weight, ConvGeometry g) : IGemmOperand
 {
-    public float Load(int row, int k)
-    {
-        int kk = G.Kernel * G.Kernel;
-        int o = G.KernelArea.Divide(k), r = k - (o * kk);
-        return Weight[(((o * G.Channels) + row) * kk) + r];
-    }
+    public ArrayView<float> Data => weight;
+
+    public GatherAxis Lines { get; } = GatherAxis.Linear(g.Kernel * g.Kernel);
+
+    public GatherAxis Ks { get; } = new(new FastDivisor(g.Kernel * g.Kernel), GatherAxis.Unbounded, 1, g.Channels * g.Kernel * g.Kernel, 0, 0);
+
+    public bool Inside(GatherPos line, GatherPos k) => true;
+
+    public int Index(GatherPos line, GatherPos k) => line.Offset + k.Offset;
 }
 
 /// <summary>
 /// The right operand of the input gradient, (Cout * K * K, N * H * W): B[(o, kh, kw), (n, h, w)] = dOutput[n, o, oh, ow]
-/// where oh * s = h + pad - kh and ow * s = w + pad - kw inside the output, else 0 (col2im as a gather).
+/// where oh s = h + pad - kh and ow s = w + pad - kw inside the output, else 0 (col2im as a gather). With stride 1 the
+/// flat index is the sum of a column's part and a k's part; otherwise it divides by the stride.
 /// </summary>
-internal readonly record struct Col2ImB(ArrayView<float> DOutput, ConvGeometry G) : IGemmB
+internal readonly struct Col2ImB : IGemmOperand
 {
-    public float Load(int k, int col)
+    public Col2ImB(ArrayView<float> dOutput, ConvGeometry g)
     {
-        int hw = G.Height * G.Width;
-        int n = G.InputPlane.Divide(col), within = col - (n * hw);
-        int h = G.WidthDivisor.Divide(within), w = within - (h * G.Width);
-        int o = G.KernelArea.Divide(k), r = k - (o * G.Kernel * G.Kernel);
-        int kh = G.KernelSide.Divide(r), kw = r - (kh * G.Kernel);
-        int th = h + G.Padding - kh, tw = w + G.Padding - kw;
+        Data = dOutput;
+        G = g;
+        int outPlane = g.OutHeight * g.OutWidth;
+        bool unit = g.Stride == 1;
+        Lines = new GatherAxis(
+            new FastDivisor(g.Width), new FastDivisor(g.Height), unit ? 1 : 0, unit ? g.OutWidth : 0, g.OutChannels * outPlane,
+            unit ? (g.Padding * g.OutWidth) + g.Padding : 0);
+        Ks = new GatherAxis(new FastDivisor(g.Kernel), new FastDivisor(g.Kernel), unit ? -1 : 0, unit ? -g.OutWidth : 0, outPlane, 0);
+    }
+
+    public ArrayView<float> Data { get; }
+
+    public ConvGeometry G { get; }
+
+    public GatherAxis Lines { get; }
+
+    public GatherAxis Ks { get; }
+
+    public bool Inside(GatherPos line, GatherPos k)
+    {
+        int th = line.D1 + G.Padding - k.D1, tw = line.D0 + G.Padding - k.D0;
+        if (G.Stride == 1)
+        {
+            return (uint)th < (uint)G.OutHeight && (uint)tw < (uint)G.OutWidth;
+        }
+
         if (th < 0 || tw < 0)
         {
-            return 0f;
+            return false;
         }
 
-        int oh = G.Stride == 1 ? th : G.StrideDivisor.Divide(th), ow = G.Stride == 1 ? tw : G.StrideDivisor.Divide(tw);
-        if (oh * G.Stride != th || ow * G.Stride != tw || oh >= G.OutHeight || ow >= G.OutWidth)
+        int oh = G.StrideDivisor.Divide(th), ow = G.StrideDivisor.Divide(tw);
+        return oh * G.Stride == th && ow * G.Stride == tw && oh < G.OutHeight && ow < G.OutWidth;
+    }
+
+    public int Index(GatherPos line, GatherPos k)
+    {
+        if (G.Stride == 1)
         {
-            return 0f;
+            return line.Offset + k.Offset;
         }
 
-        return DOutput[(((((n * G.OutChannels) + o) * G.OutHeight) + oh) * G.OutWidth) + ow];
+        int oh = G.StrideDivisor.Divide(line.D1 + G.Padding - k.D1), ow = G.StrideDivisor.Divide(line.D0 + G.Padding - k.D0);
+        return line.Offset + k.Offset + (oh * G.OutWidth) + ow;
     }
 }
 
@@ -443,34 +509,34 @@ internal readonly record struct ConvInputGradient(ArrayView<float> DInput, ConvG
 /// <summary>The three implicit GEMMs of a convolution on a GPU.</summary>
 internal sealed class ImplicitGemms(Accelerator accelerator, LaunchPolicy policy, GemmWorkspace workspace)
 {
-    private readonly GemmForm<StridedA, Im2ColB, ConvOutput> forward = new(accelerator, policy, workspace, "ConvForward");
+    private readonly GemmForm<StridedOperand, Im2ColB, ConvOutput> forward = new(accelerator, policy, workspace, "ConvForward");
     private readonly GemmForm<ChannelRowsA, Im2ColTransposedB, MatrixOut> weightGradient = new(accelerator, policy, workspace, "ConvWeightGradient");
     private readonly GemmForm<WeightTransposedA, Col2ImB, ConvInputGradient> inputGradient = new(accelerator, policy, workspace, "ConvInputGradient");
 
-    public void Reserve(ConvGeometry g)
+    public void Reserve(ConvGeometry g, GemmPrecision precision)
     {
         int np = g.Batch * g.Positions, kk = g.Kernel * g.Kernel;
-        long needed = Math.Max(
-            forward.WorkspaceLength(g.OutChannels, np, g.Ckk),
-            Math.Max(weightGradient.WorkspaceLength(g.OutChannels, g.Ckk, np), inputGradient.WorkspaceLength(g.Channels, g.Batch * g.Height * g.Width, g.OutChannels * kk)));
-        workspace.Get(Math.Max(1, needed));
+        forward.Reserve(g.OutChannels, np, g.Ckk, precision);
+        weightGradient.Reserve(g.OutChannels, g.Ckk, np, precision);
+        inputGradient.Reserve(g.Channels, g.Batch * g.Height * g.Width, g.OutChannels * kk, precision);
     }
 
     /// <summary>output (N, Cout, OH, OW) = conv(input, weight) + bias.</summary>
-    public void Forward(TensorView<float> output, TensorView<float> input, TensorView<float> weight, TensorView<float> bias, ConvGeometry g) =>
+    public void Forward(TensorView<float> output, TensorView<float> input, TensorView<float> weight, TensorView<float> bias, ConvGeometry g, GemmPrecision precision) =>
         forward.Run(
-            new StridedA(weight.Data, g.Ckk, 1), new Im2ColB(input.Data, g), new ConvOutput(output.Data, bias.Data, g),
-            g.OutChannels, g.Batch * g.Positions, g.Ckk, aAlongK: true, bAlongN: true);
+            new StridedOperand(weight.Data, g.Ckk, 1), new Im2ColB(input.Data, g), new ConvOutput(output.Data, bias.Data, g),
+            g.OutChannels, g.Batch * g.Positions, g.Ckk, precision, aAlongK: true, bAlongN: true,
+            aVector: g.Ckk % 4 == 0 && ViewAlignment.Is16ByteAligned(weight.Data));
 
     /// <summary>dWeight (Cout, CKK) += dOutput (Cout, N * P) im2col(input)^T.</summary>
-    public void WeightGradient(TensorView<float> dWeight, TensorView<float> dOutput, TensorView<float> input, ConvGeometry g) =>
+    public void WeightGradient(TensorView<float> dWeight, TensorView<float> dOutput, TensorView<float> input, ConvGeometry g, GemmPrecision precision) =>
         weightGradient.Run(
             new ChannelRowsA(dOutput.Data, g), new Im2ColTransposedB(new Im2ColB(input.Data, g)), new MatrixOut(dWeight.Data, default, default, g.Ckk, 1f, 1f, 0),
-            g.OutChannels, g.Ckk, g.Batch * g.Positions, aAlongK: true, bAlongN: false);
+            g.OutChannels, g.Ckk, g.Batch * g.Positions, precision, aAlongK: true, bAlongN: false);
 
     /// <summary>dInput (N, C, H, W) = col2im(weight^T dOutput), as one GEMM gathering dOutput.</summary>
-    public void InputGradient(TensorView<float> dInput, TensorView<float> dOutput, TensorView<float> weight, ConvGeometry g) =>
+    public void InputGradient(TensorView<float> dInput, TensorView<float> dOutput, TensorView<float> weight, ConvGeometry g, GemmPrecision precision) =>
         inputGradient.Run(
             new WeightTransposedA(weight.Data, g), new Col2ImB(dOutput.Data, g), new ConvInputGradient(dInput.Data, g),
-            g.Channels, g.Batch * g.Height * g.Width, g.OutChannels * g.Kernel * g.Kernel, aAlongK: true, bAlongN: true);
+            g.Channels, g.Batch * g.Height * g.Width, g.OutChannels * g.Kernel * g.Kernel, precision, aAlongK: true, bAlongN: true);
 }

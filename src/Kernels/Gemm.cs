@@ -3,6 +3,8 @@
 // kernel serves every transpose combination. beta == 0 never reads C (it may hold garbage or NaN).
 // The epilogue fuses what follows on the same data: + bias[j], then max(., 0), then 0 where mask[i, j] <= 0 (a ReLU's
 // backward from its saved output).
+// Precision: fp32, or TF32 (each operand rounded as tensor cores round it, fp32 accumulation): the tensor-core kernel on
+// GPUs (mma.sync on CUDA, its emulation on OpenCL), the coarse kernel with its loads rounded on the CPU accelerator.
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -44,8 +46,8 @@ public sealed class Gemm
 
     private readonly LaunchPolicy policy;
     private readonly GemmWorkspace workspace;
-    private readonly GemmForm<StridedA, StridedB, MatrixOut>? tiled;
-    private readonly Action<KernelConfig, GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs, int>? coarse;
+    private readonly GemmForm<StridedOperand, StridedOperand, MatrixOut>? tiled;
+    private readonly Action<KernelConfig, GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs, int>? coarse, coarseTf32;
 
     internal Gemm(Accelerator accelerator, LaunchPolicy policy, GemmWorkspace workspace)
     {
@@ -53,30 +55,27 @@ public sealed class Gemm
         this.workspace = workspace;
         if (policy.IsCpu)
         {
-            coarse = accelerator.LoadStreamKernel<GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs, int>(CoarseKernel);
+            coarse = accelerator.LoadStreamKernel<GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs, int>(CoarseKernel<Fp32Operands>);
+            coarseTf32 = accelerator.LoadStreamKernel<GemmOutput, ArrayView<float>, ArrayView<float>, GemmArgs, int>(CoarseKernel<Tf32Operands>);
         }
         else
         {
-            tiled = new GemmForm<StridedA, StridedB, MatrixOut>(accelerator, policy, workspace, "Gemm");
+            tiled = new GemmForm<StridedOperand, StridedOperand, MatrixOut>(accelerator, policy, workspace, "Gemm");
         }
     }
 
     /// <summary>
-    /// Makes room for the split-K partials of a GEMM with op(a) (M, K) and op(b) (K, N), so that launching it later
-    /// allocates nothing. Layers call this when they are built.
+    /// Makes room for the split-K partials of a GEMM with op(a) (M, K) and op(b) (K, N) in <paramref name="precision"/>
+    /// and compiles its kernel, so that launching it later allocates and compiles nothing. Layers call this when they are
+    /// built.
     /// </summary>
-    public void Reserve(int m, int n, int k)
-    {
-        if (tiled is not null)
-        {
-            workspace.Get(Math.Max(1, tiled.WorkspaceLength(m, n, k)));
-        }
-    }
+    public void Reserve(int m, int n, int k, GemmPrecision precision = GemmPrecision.Fp32) => tiled?.Reserve(m, n, k, precision);
 
     /// <summary>
     /// Computes <c>c = alpha * op(a) * op(b) + beta * c</c>, then the <paramref name="epilogue"/>. With op(a) of shape
     /// (M, K) and op(b) of shape (K, N), <paramref name="c"/> must be (M, N). When <paramref name="beta"/> is 0,
-    /// <paramref name="c"/> is not read.
+    /// <paramref name="c"/> is not read. In <see cref="GemmPrecision.Tf32"/> every element of op(a) and op(b) is rounded
+    /// to TF32 before it is multiplied; sums are fp32 either way.
     /// </summary>
     public void Multiply(
         TensorView<float> c,
@@ -86,7 +85,8 @@ public sealed class Gemm
         Transpose transposeB,
         float alpha = 1f,
         float beta = 0f,
-        GemmEpilogue epilogue = default)
+        GemmEpilogue epilogue = default,
+        GemmPrecision precision = GemmPrecision.Fp32)
     {
         Check.Rank(a, 2, nameof(a));
         Check.Rank(b, 2, nameof(b));
@@ -131,11 +131,16 @@ public sealed class Gemm
         var maskData = epilogue.Mask is { } mv ? mv.Data : default;
         if (tiled is not null)
         {
+            // A's lines are its rows, B's its columns. A plain matrix copies 16 bytes at a time along its contiguous axis
+            // when the other stride keeps every row 16-byte aligned.
+            bool aAlongK = aColStride == 1, bAlongN = bColStride == 1;
+            bool aVector = ViewAlignment.Is16ByteAligned(a.Data) && (aAlongK ? aRowStride : aColStride) % 4 == 0;
+            bool bVector = ViewAlignment.Is16ByteAligned(b.Data) && (bAlongN ? bRowStride : bColStride) % 4 == 0;
             tiled.Run(
-                new StridedA(a.Data, aRowStride, aColStride),
-                new StridedB(b.Data, bRowStride, bColStride),
+                new StridedOperand(a.Data, aRowStride, aColStride),
+                new StridedOperand(b.Data, bColStride, bRowStride),
                 new MatrixOut(c.Data, biasData, maskData, n, alpha, beta, epilogue.Relu ? 1 : 0),
-                m, n, k, aColStride == 1, bColStride == 1);
+                m, n, k, precision, aAlongK, bAlongN, aVector, bVector);
             return;
         }
 
@@ -144,9 +149,10 @@ public sealed class Gemm
         int panels = (n + CpuPanel - 1) / CpuPanel;
         long items = (long)((m + CpuRows - 1) / CpuRows) * panels;
         var config = policy.Items(items, out int blockSize, workPerItem: (long)CpuRows * CpuPanel * Math.Max(1, k));
-        if (policy.Launch("GemmCoarse", config, 0, new GemmShape(m, n, k, CpuRows, CpuPanel, 1)))
+        bool tf32 = precision == GemmPrecision.Tf32;
+        if (policy.Launch(tf32 ? "GemmCoarseTf32" : "GemmCoarse", config, 0, new GemmShape(m, n, k, CpuRows, CpuPanel, 1)))
         {
-            coarse!(config, output, a.Data, b.Data, args, blockSize);
+            (tf32 ? coarseTf32 : coarse)!(config, output, a.Data, b.Data, args, blockSize);
         }
     }
 
@@ -155,11 +161,14 @@ public sealed class Gemm
     /// panel of C, computed in 8 x 16 register blocks with no barriers. The CPU accelerator runs this method as .NET
     /// code in which every view access checks its index and its buffer, so the block is large: 24 loads feed 128
     /// multiply-adds (a 4 x 4 block needs 8 for 16 and ran at half the speed). Out-of-range rows and columns are
-    /// loaded from a clamped index and never stored, which keeps the inner loop free of branches.
+    /// loaded from a clamped index and never stored, which keeps the inner loop free of branches. Every load passes
+    /// through <typeparamref name="TOperands"/> (TF32 rounding or nothing).
     /// </summary>
     [GpuKernel]
-    internal static void CoarseKernel(GemmOutput c, ArrayView<float> a, ArrayView<float> b, GemmArgs p, int blockSize)
+    internal static void CoarseKernel<TOperands>(GemmOutput c, ArrayView<float> a, ArrayView<float> b, GemmArgs p, int blockSize)
+        where TOperands : struct, IOperandRounding
     {
+        var r = default(TOperands);
         int panels = (p.N + CpuPanel - 1) / CpuPanel;
         int items = ((p.M + CpuRows - 1) / CpuRows) * panels;
         int lastRow = p.M - 1, lastCol = p.N - 1, ars = p.ARowStride, bcs = p.BColStride;
@@ -189,10 +198,12 @@ public sealed class Gemm
                     for (int k = 0; k < p.K; k++)
                     {
                         int ak = k * p.AColStride, bk = k * p.BRowStride;
-                        float x0 = a[a0 + ak], x1 = a[a1 + ak], x2 = a[a2 + ak], x3 = a[a3 + ak];
-                        float x4 = a[a4 + ak], x5 = a[a5 + ak], x6 = a[a6 + ak], x7 = a[a7 + ak];
-                        float y0 = b[bk + b0], y1 = b[bk + b1], y2 = b[bk + b2], y3 = b[bk + b3], y4 = b[bk + b4], y5 = b[bk + b5], y6 = b[bk + b6], y7 = b[bk + b7];
-                        float y8 = b[bk + b8], y9 = b[bk + b9], y10 = b[bk + b10], y11 = b[bk + b11], y12 = b[bk + b12], y13 = b[bk + b13], y14 = b[bk + b14], y15 = b[bk + b15];
+                        float x0 = r.Round(a[a0 + ak]), x1 = r.Round(a[a1 + ak]), x2 = r.Round(a[a2 + ak]), x3 = r.Round(a[a3 + ak]);
+                        float x4 = r.Round(a[a4 + ak]), x5 = r.Round(a[a5 + ak]), x6 = r.Round(a[a6 + ak]), x7 = r.Round(a[a7 + ak]);
+                        float y0 = r.Round(b[bk + b0]), y1 = r.Round(b[bk + b1]), y2 = r.Round(b[bk + b2]), y3 = r.Round(b[bk + b3]);
+                        float y4 = r.Round(b[bk + b4]), y5 = r.Round(b[bk + b5]), y6 = r.Round(b[bk + b6]), y7 = r.Round(b[bk + b7]);
+                        float y8 = r.Round(b[bk + b8]), y9 = r.Round(b[bk + b9]), y10 = r.Round(b[bk + b10]), y11 = r.Round(b[bk + b11]);
+                        float y12 = r.Round(b[bk + b12]), y13 = r.Round(b[bk + b13]), y14 = r.Round(b[bk + b14]), y15 = r.Round(b[bk + b15]);
                         c0x0 += x0 * y0; c0x1 += x0 * y1; c0x2 += x0 * y2; c0x3 += x0 * y3; c0x4 += x0 * y4; c0x5 += x0 * y5; c0x6 += x0 * y6; c0x7 += x0 * y7;
                         c0x8 += x0 * y8; c0x9 += x0 * y9; c0x10 += x0 * y10; c0x11 += x0 * y11; c0x12 += x0 * y12; c0x13 += x0 * y13; c0x14 += x0 * y14; c0x15 += x0 * y15;
                         c1x0 += x1 * y0; c1x1 += x1 * y1; c1x2 += x1 * y2; c1x3 += x1 * y3; c1x4 += x1 * y4; c1x5 += x1 * y5; c1x6 += x1 * y6; c1x7 += x1 * y7;
@@ -258,5 +269,43 @@ public sealed class Gemm
 
             c.C[index] = v;
         }
+    }
+}
+
+/// <summary>What the CPU accelerator's GEMM does to each operand element it loads.</summary>
+internal interface IOperandRounding
+{
+    float Round(float value);
+}
+
+/// <summary>fp32: nothing.</summary>
+internal readonly struct Fp32Operands : IOperandRounding
+{
+    public float Round(float value) => value;
+}
+
+/// <summary>TF32: rounded as cvt.rna.tf32.f32 rounds (see <see cref="Tf32"/>).</summary>
+internal readonly struct Tf32Operands : IOperandRounding
+{
+    public float Round(float value) => Interop.IntAsFloat(TensorCoreOps.RoundToTf32(value));
+}
+
+/// <summary>
+/// Whether a view's first element is 16-byte aligned (its buffer's start is: device allocations are aligned to at
+/// least 256 bytes). ILGPU 1.5.3 keeps a view's element offset in an internal property, read here through a delegate
+/// made once; where that cannot be done, no view counts as aligned and GEMMs copy 4 bytes at a time.
+/// </summary>
+internal static class ViewAlignment
+{
+    private delegate long IndexGetter(ref ArrayView<float> view);
+
+    private static readonly IndexGetter? Index = Create();
+
+    public static bool Is16ByteAligned(ArrayView<float> view) => Index is { } index && index(ref view) % 4 == 0;
+
+    private static IndexGetter? Create()
+    {
+        var getter = typeof(ArrayView<float>).GetProperty("Index", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public)?.GetGetMethod(nonPublic: true);
+        return getter is not null && getter.ReturnType == typeof(long) ? (IndexGetter)Delegate.CreateDelegate(typeof(IndexGetter), getter) : null;
     }
 }

@@ -111,12 +111,13 @@ public static class KernelContext
 {
     /// <summary>
     /// Enables ILGPU.Algorithms (the PTX backend has no intrinsic exp/log without it), O2 optimization (vector loads;
-    /// OpenCL devices without generic address space need it) and the GEMM's fused multiply-add intrinsic.
+    /// OpenCL devices without generic address space need it), the GEMM's fused multiply-add intrinsic and the
+    /// tensor-core instructions (mma.sync, cp.async, cvt.rna.tf32).
     /// </summary>
     public static Context.Builder Configure(Context.Builder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var configured = GemmFma.Register(builder.EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        var configured = TensorCoreOps.Register(GemmFma.Register(builder.EnableAlgorithms().Optimize(OptimizationLevel.O2)));
         return Environment.GetEnvironmentVariable("GPUNET_KERNEL_ASSERTIONS") == "1" ? configured.Assertions() : configured;
     }
 }

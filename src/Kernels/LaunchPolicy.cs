@@ -14,9 +14,24 @@ namespace GpuNet.Kernels;
 /// <param name="MaxThreadsPerMultiprocessor">Threads resident on one multiprocessor.</param>
 /// <param name="MaxThreadsPerGroup">The largest group.</param>
 /// <param name="WarpSize">Threads that run in lockstep (32 on NVIDIA, 64 on AMD).</param>
+/// <param name="SharedMemoryPerMultiprocessor">Bytes of shared memory one multiprocessor shares among its groups.</param>
+/// <param name="RegistersPerMultiprocessor">32-bit registers one multiprocessor shares among its threads.</param>
 public sealed record DeviceProfile(
-    string Name, bool IsCpu, int Multiprocessors, int MaxThreadsPerMultiprocessor, int MaxThreadsPerGroup, int WarpSize)
+    string Name,
+    bool IsCpu,
+    int Multiprocessors,
+    int MaxThreadsPerMultiprocessor,
+    int MaxThreadsPerGroup,
+    int WarpSize,
+    int SharedMemoryPerMultiprocessor = DeviceProfile.HopperSharedMemory,
+    int RegistersPerMultiprocessor = DeviceProfile.HopperRegisters)
 {
+    /// <summary>An H100's or H200's shared memory per SM (228 KiB).</summary>
+    public const int HopperSharedMemory = 228 * 1024;
+
+    /// <summary>Registers per SM on every NVIDIA GPU from Volta to Hopper.</summary>
+    public const int HopperRegisters = 65536;
+
     /// <summary>Threads resident on the whole device.</summary>
     public long MaxThreads => (long)Multiprocessors * MaxThreadsPerMultiprocessor;
 
@@ -48,13 +63,21 @@ public sealed record DeviceProfile(
 /// <param name="TileM">Rows of C per group.</param>
 /// <param name="TileN">Columns of C per group.</param>
 /// <param name="Splits">Parts K is split into (1: no split-K).</param>
-public readonly record struct GemmShape(int M, int N, int K, int TileM, int TileN, int Splits)
+/// <param name="TensorCores">Whether the kernel multiplies on tensor cores (TF32 mma).</param>
+/// <param name="BlocksPerSm">Groups of this kernel one multiprocessor holds at once (from its threads, registers and shared memory).</param>
+public readonly record struct GemmShape(int M, int N, int K, int TileM, int TileN, int Splits, bool TensorCores = false, int BlocksPerSm = 1)
 {
     /// <summary>Multiply-adds times two, in GFLOP.</summary>
     public double Gflop => 2.0 * M * N * K / 1e9;
 
     /// <summary>Groups the GEMM launches: tiles times splits.</summary>
     public long Groups => (long)((M + TileM - 1) / TileM) * ((N + TileN - 1) / TileN) * Splits;
+
+    /// <summary>Waves of groups on <paramref name="multiprocessors"/> SMs, each holding <see cref="BlocksPerSm"/>.</summary>
+    public long Waves(int multiprocessors) => (Groups + ((long)multiprocessors * BlocksPerSm) - 1) / ((long)multiprocessors * BlocksPerSm);
+
+    /// <summary>The share of the SM slots its waves offer that its groups fill (1 when the last wave is full).</summary>
+    public double WaveEfficiency(int multiprocessors) => Groups == 0 ? 1 : Groups / (double)(Waves(multiprocessors) * multiprocessors * BlocksPerSm);
 }
 
 /// <summary>One kernel launch: the kernel, its grid and group, its static shared memory and, for a GEMM, its shape.</summary>
@@ -213,40 +236,103 @@ public sealed class LaunchPolicy
     /// <summary>GEMMs of fewer multiply-adds are not split: the second pass would cost more than the parallelism gains.</summary>
     internal const long MinSplitWork = 1L << 22;
 
+    // The cost model's device, an H200: fp32 FMA pipes 67 TFLOP/s and TF32 tensor cores 495 TFLOP/s over 132 SMs,
+    // 4.8 TB/s of memory, a few microseconds a launch. Only ratios matter to the choice; these set them.
+    private const double SimtMacsPerSmSecond = 67e12 / 2 / 132;
+    private const double TensorMacsPerSmSecond = 495e12 / 2 / 132;
+    private const double MemoryBytesPerSecond = 4.8e12;
+    private const double LaunchSeconds = 3e-6;
+
     /// <summary>
-    /// How a GPU tiles C (M, N) = A (M, K) B (K, N): a 128 x 128 tile per group (8 x 8 per thread) when such tiles fill
-    /// a wave (at least one group per multiprocessor) and are at least three quarters used; else a 64 x 64 tile (4 x 4
-    /// per thread); when that too leaves SMs idle, K is split into parts of at least <see cref="MinKPerSplit"/> until the
-    /// groups fill a wave, the partial tiles summed in a fixed order by a second pass.
+    /// How a GPU runs C (M, N) = A (M, K) B (K, N) in <paramref name="precision"/>: of the kernels for that precision
+    /// (fp32: 128 x 128 and 64 x 64; TF32: tensor-core tiles 128 x 128, 128 x 64, 64 x 128, 64 x 64) and of the ways to
+    /// split K (parts of at least <see cref="MinKPerSplit"/>, the partials summed in a fixed order by a second pass, at
+    /// most <paramref name="workspaceLimit"/> partial elements), the one of least estimated time. An SM holds as many
+    /// groups as its threads, registers and shared memory allow; groups run in waves, and every wave lasts as long as its
+    /// busiest SM takes, so the last wave's idle SMs cost time. An SM with fewer than 4 warps (one per scheduler and its
+    /// FMA pipes or tensor core) runs at that fraction of its rate: small tiles spread a small grid over more SMs. The
+    /// split-K pass adds its traffic and a launch. Kernel efficiencies are assumptions (larger tiles reuse more of what
+    /// they load), not measurements.
     /// </summary>
-    internal GemmTiling GemmTiling(int m, int n, int k)
+    internal GemmPlan PlanGemm(int m, int n, int k, GemmPrecision precision, long workspaceLimit)
     {
-        const int big = GemmKernels.LargeTile;
-        long bigGroups = (long)((m + big - 1) / big) * ((n + big - 1) / big);
-        int sms = Profile.Multiprocessors;
-        if (bigGroups >= sms && (double)m * n >= 0.75 * bigGroups * big * big)
+        ReadOnlySpan<GemmKernelKind> kinds = precision == GemmPrecision.Tf32
+            ? [GemmKernelKind.Tensor128x128, GemmKernelKind.Tensor128x64, GemmKernelKind.Tensor64x128, GemmKernelKind.Tensor64x64]
+            : [GemmKernelKind.Simt128, GemmKernelKind.Simt64];
+        GemmPlan best = default;
+        double bestSeconds = double.PositiveInfinity;
+        long bestPadded = long.MaxValue;
+        foreach (var kind in kinds)
         {
-            return new GemmTiling(big, big, 1, k);
+            var (tileM, tileN) = GemmKernelKinds.Tile(kind);
+            int step = GemmKernelKinds.StepK(kind), slots = BlocksPerSm(kind);
+            long tiles = (long)((m + tileM - 1) / tileM) * ((n + tileN - 1) / tileN);
+            int maxSplits = (long)m * n * k < MinSplitWork ? 1 : Math.Clamp(k / MinKPerSplit, 1, MaxSplits);
+            for (int wanted = 1; wanted <= maxSplits; wanted++)
+            {
+                int perSplit = Math.Max(step, ((k + wanted - 1) / wanted + step - 1) / step * step);
+                int splits = Math.Max(1, (k + perSplit - 1) / perSplit);
+                if (splits != wanted || (splits > 1 && (long)splits * m * n > workspaceLimit))
+                {
+                    continue;
+                }
+
+                // Ties (within a part in a million) go to the tile that computes less padding.
+                double seconds = EstimateSeconds(kind, tiles * splits, slots, (double)tileM * tileN * perSplit, m, n, splits);
+                long padded = tiles * tileM * tileN;
+                if (seconds < bestSeconds * (1 - 1e-6) || (seconds <= bestSeconds * (1 + 1e-6) && padded < bestPadded))
+                {
+                    bestSeconds = Math.Min(seconds, bestSeconds);
+                    bestPadded = padded;
+                    best = new GemmPlan(kind, splits, splits == 1 ? Math.Max(k, 1) : perSplit, slots);
+                }
+            }
         }
 
-        const int tile = GemmKernels.SmallTile, tileK = GemmKernels.SmallTileK;
-        long groups = (long)((m + tile - 1) / tile) * ((n + tile - 1) / tile);
-        if (groups >= sms || k < 2 * MinKPerSplit || (long)m * n * k < MinSplitWork)
-        {
-            return new GemmTiling(tile, tile, 1, k);
-        }
-
-        long wanted = (sms + groups - 1) / groups;
-        int splits = (int)Math.Min(Math.Min(wanted, k / MinKPerSplit), MaxSplits);
-        int perSplit = ((k + splits - 1) / splits + tileK - 1) / tileK * tileK;
-        splits = (k + perSplit - 1) / perSplit;
-        return splits <= 1 ? new GemmTiling(tile, tile, 1, k) : new GemmTiling(tile, tile, splits, perSplit);
+        return best;
     }
 
-    /// <summary>The launch of a tiled GEMM: one group of 16 x 16 threads per tile (x: columns, y: rows) and split (z).</summary>
-    internal static KernelConfig GemmLaunch(GemmTiling tiling, int m, int n) => new(
-        new Index3D((n + tiling.TileN - 1) / tiling.TileN, (m + tiling.TileM - 1) / tiling.TileM, tiling.Splits),
-        new Index3D(GemmKernels.Threads, GemmKernels.Threads, 1));
+    /// <summary>Groups of <paramref name="kind"/> one multiprocessor holds at once: by threads, registers and shared memory.</summary>
+    internal int BlocksPerSm(GemmKernelKind kind)
+    {
+        int threads = GemmKernelKinds.Threads(kind);
+        int byThreads = Profile.MaxThreadsPerMultiprocessor / threads;
+        int byRegisters = Profile.RegistersPerMultiprocessor / (threads * GemmKernelKinds.Registers(kind));
+        int byShared = Profile.SharedMemoryPerMultiprocessor / GemmKernelKinds.SharedBytes(kind);
+        return Math.Clamp(Math.Min(byThreads, Math.Min(byRegisters, byShared)), 1, 32);
+    }
+
+    private double EstimateSeconds(GemmKernelKind kind, long groups, int slots, double macsPerGroup, int m, int n, int splits)
+    {
+        double efficiency = kind switch
+        {
+            GemmKernelKind.Simt128 or GemmKernelKind.Tensor128x128 => 0.75,
+            _ => 0.65,
+        };
+        double smRate = (GemmKernelKinds.IsTensorCore(kind) ? TensorMacsPerSmSecond : SimtMacsPerSmSecond) * efficiency;
+        int warps = GemmKernelKinds.Threads(kind) / 32;
+        double Wave(long perSm) => perSm * macsPerGroup / (smRate * Math.Min(1.0, perSm * warps / 4.0));
+        long perWave = (long)Profile.Multiprocessors * slots;
+        long fullWaves = groups / perWave, rest = groups % perWave;
+        double compute = (fullWaves * Wave(slots)) + (rest > 0 ? Wave((rest + Profile.Multiprocessors - 1) / Profile.Multiprocessors) : 0);
+        double reduce = splits > 1 ? LaunchSeconds + ((2.0 * splits + 1) * m * n * sizeof(float) / MemoryBytesPerSecond) : 0;
+        return LaunchSeconds + compute + reduce;
+    }
+
+    /// <summary>
+    /// The launch of a planned GEMM: grid (column tiles, row tiles, splits); fp32 groups of 16 x 16 or 8 x 8 threads
+    /// (x: columns, y: rows), tensor-core groups of 32 threads a warp in one dimension.
+    /// </summary>
+    internal static KernelConfig GemmLaunch(GemmPlan plan, int m, int n)
+    {
+        var grid = new Index3D((n + plan.TileN - 1) / plan.TileN, (m + plan.TileM - 1) / plan.TileM, plan.Splits);
+        return plan.Kind switch
+        {
+            GemmKernelKind.Simt128 => new KernelConfig(grid, new Index3D(16, 16, 1)),
+            GemmKernelKind.Simt64 => new KernelConfig(grid, new Index3D(8, 8, 1)),
+            _ => new KernelConfig(grid, new Index3D(GemmKernelKinds.Threads(plan.Kind), 1, 1)),
+        };
+    }
 
     /// <summary>Bytes of shared memory a reduction group allocates.</summary>
     internal static int ReduceSharedBytes => MaxReduceGroupSize * sizeof(float);

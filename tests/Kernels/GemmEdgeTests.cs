@@ -67,11 +67,19 @@ public sealed class GemmEdgeTests
 
     [Theory]
     [MemberData(nameof(Accelerators))]
-    public void ReadsNothingOutsideItsOperandsForEveryTranspose(string accelerator) => Support.Accelerators.Run(accelerator, (library, _) =>
+    public void ReadsNothingOutsideItsOperandsForEveryTranspose(string accelerator) => ReadsNothingOutside(accelerator, GemmPrecision.Fp32);
+
+    /// <summary>The same in TF32: on GPUs the tensor-core kernel, whose copies are cp.async of 16 bytes (zero-filled past an edge) or 4.</summary>
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void Tf32ReadsNothingOutsideItsOperandsForEveryTranspose(string accelerator) => ReadsNothingOutside(accelerator, GemmPrecision.Tf32);
+
+    private static void ReadsNothingOutside(string accelerator, GemmPrecision precision) => Support.Accelerators.Run(accelerator, (library, _) =>
     {
         var random = new Random(4321);
         foreach (var (m, n, k) in Shapes)
         {
+            library.Gemm.Reserve(m, n, k, precision);
             foreach (bool ta in new[] { false, true })
             {
                 foreach (bool tb in new[] { false, true })
@@ -79,18 +87,27 @@ public sealed class GemmEdgeTests
                     // beta == 0 with C full of NaN (C must not be read), then beta != 0 (C read only inside).
                     foreach (var (alpha, beta) in new[] { (1f, 0f), (0.75f, -1.5f) })
                     {
-                        string what = $"GEMM {m}x{n}x{k} ta={ta} tb={tb} alpha={alpha} beta={beta} on {accelerator}";
+                        string what = $"{precision} GEMM {m}x{n}x{k} ta={ta} tb={tb} alpha={alpha} beta={beta} on {accelerator}";
                         float[] a = Numerics.Normal(random, m * k), b = Numerics.Normal(random, k * n);
                         float[] c = beta == 0 ? Enumerable.Repeat(float.NaN, m * n).ToArray() : Numerics.Normal(random, m * n);
                         using var aGuarded = new Guarded(library.Accelerator, a, float.NaN, ta ? [k, m] : [m, k]);
                         using var bGuarded = new Guarded(library.Accelerator, b, float.NaN, tb ? [n, k] : [k, n]);
                         using var cGuarded = new Guarded(library.Accelerator, c, CGuard, m, n);
-                        library.Gemm.Multiply(cGuarded.View, aGuarded.View, ta ? Transpose.Yes : Transpose.None, bGuarded.View, tb ? Transpose.Yes : Transpose.None, alpha, beta);
+                        library.Gemm.Multiply(cGuarded.View, aGuarded.View, ta ? Transpose.Yes : Transpose.None, bGuarded.View, tb ? Transpose.Yes : Transpose.None, alpha, beta, precision: precision);
                         library.Synchronize();
 
                         var result = new float[m * n];
                         cGuarded.View.Data.CopyToCPU(result);
-                        Numerics.AssertClose(Reference(a, ta, b, tb, c, m, n, k, alpha, beta), result, 1e-4 * Math.Sqrt(k), 1e-4, what);
+                        if (precision == GemmPrecision.Tf32)
+                        {
+                            var (expected, tolerance) = Tf32GemmTests.Reference(a, ta, b, tb, c, m, n, k, alpha, beta);
+                            Tf32GemmTests.AssertWithin(expected, tolerance, result, what);
+                        }
+                        else
+                        {
+                            Numerics.AssertClose(Reference(a, ta, b, tb, c, m, n, k, alpha, beta), result, 1e-4 * Math.Sqrt(k), 1e-4, what);
+                        }
+
                         var guards = cGuarded.Guards();
                         int written = Array.FindIndex(guards, g => g != CGuard);
                         Assert.True(written < 0, $"{what}: C's guard element {written} (of {Guard} before and {Guard} after) was written: {(written < 0 ? 0 : guards[written])}");
