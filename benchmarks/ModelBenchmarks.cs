@@ -58,6 +58,10 @@ public static class ModelBenchmarks
         {
             session.Step.Run(++step);
             device.Synchronize();
+            if (step % session.Step.ReadEvery == 0)
+            {
+                session.Step.PrepareOrders(step + 1);
+            }
         });
         double imagesPerSecond = config.BatchSize / (t.MedianMs / 1e3);
         var row = new BenchRow($"step_{label}", $"batch{config.BatchSize}", DeviceSelector.Describe(device.Info.Kind), t.MedianMs, t.MinMs, t.MaxMs, null, null, null, launchesPerStep, waitsPerStep);

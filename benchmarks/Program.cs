@@ -14,7 +14,8 @@ public static class Program
     private const string Usage =
         "usage: dotnet run --project benchmarks -c Release -- [--accelerator auto|cuda|opencl|cpu] [--filter TEXT] [--quick] [--out DIR]\n" +
         "       [--profile mlp|mlp-deep|vgg [--width F]]   per-layer forward/backward times of one model\n" +
-        "       [--plan mlp|mlp-deep|vgg [--width F] [--sms 132]]   every launch of one training step on a CUDA GPU with that many SMs (no GPU needed)\n" +
+        "       [--plan mlp|mlp-deep|vgg [--width F] [--sms 132] [--precision fp32|tf32] [--at-step N]]   every launch of step N (default 1)\n" +
+        "            of a run on a CUDA GPU with that many SMs (no GPU needed)\n" +
         "       [--scaling N [--model mlp]]   images/s of a training step in one process and in N ranks under mpirun";
 
     public static int Main(string[] args)
@@ -29,7 +30,8 @@ public static class Program
         string? filter = null, outDir = null, profile = null, plan = null;
         string scalingModel = "mlp";
         double width = 1;
-        int sms = 132, scaling = 0;
+        int sms = 132, scaling = 0, atStep = 1;
+        var precision = GpuNet.Kernels.GemmPrecision.Fp32;
         for (int i = 0; i < args.Length; i++)
         {
             string? Value() => i + 1 < args.Length ? args[++i] : null;
@@ -59,6 +61,12 @@ public static class Program
                 case "--sms" when int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out int s) && s > 0:
                     sms = s;
                     break;
+                case "--at-step" when int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0:
+                    atStep = n;
+                    break;
+                case "--precision" when Value() is "fp32" or "tf32":
+                    precision = args[i] == "tf32" ? GpuNet.Kernels.GemmPrecision.Tf32 : GpuNet.Kernels.GemmPrecision.Fp32;
+                    break;
                 case "--width" when double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out double w) && w > 0:
                     width = w;
                     break;
@@ -74,7 +82,7 @@ public static class Program
         {
             if (plan is not null)
             {
-                return LaunchPlan.Run(plan, width, sms, Console.Out);
+                return LaunchPlan.Run(plan, width, sms, precision, atStep, Console.Out);
             }
 
             if (scaling > 0)

@@ -101,6 +101,11 @@ public static class ScalingBenchmark
         for (int i = 0; i < steps; i++)
         {
             session.Step.Run(++step);
+            if (step % session.Step.ReadEvery == 0)
+            {
+                device.Synchronize();
+                session.Step.PrepareOrders(step + 1);
+            }
         }
 
         device.Synchronize();

@@ -28,7 +28,7 @@ def simt_kernel(name, side):
     /// per float read from shared memory).
     /// </summary>
     [GpuKernel]
-    public static void {name}<TA, TB, TOut>(TA a, TB b, TOut output, GemmGrid g)
+    public static void {name}<TA, TB, TOut>(TA a, TB b, TOut output, GemmGrid g, GemmSplitK splitK)
         where TA : struct, IGemmOperand
         where TB : struct, IGemmOperand
         where TOut : struct, IGemmOut
@@ -103,11 +103,17 @@ def simt_kernel(name, side):
         }}
 
         int rowA = rowBase + (4 * ty), rowB = rowA + {tile // 2}, colA = colBase + (4 * tx), colB = colA + {tile // 2};
+        var target = new SplitTarget<TOut>(output, splitK, g.M, g.N);
 """)
     for r in range(8):
         row = f"rowA + {r}" if r < 4 else f"rowB + {r - 4}"
-        w(f"        StoreRow8(output, g, split, {row}, colA, colB, {', '.join(f'c{r}{c}' for c in range(8))});\n")
-    w("    }\n")
+        w(f"        StoreRow8(target, g, split, {row}, colA, colB, {', '.join(f'c{r}{c}' for c in range(8))});\n")
+    w("""        if (splitK.Splits > 1)
+        {
+            SplitKReduction.Finish(output, splitK, g, rowBase, colBase, Tile, Tile, aShared.Cast<int>());
+        }
+    }
+""")
     return "".join(out)
 
 
@@ -215,8 +221,8 @@ def tc_epilogue():
     for mi in range(MI):
         for ni in range(NI):
             out.append(
-                f"{ind}StorePair(output, g, split, row + {16 * mi}, col + {8 * ni}, c{mi}{ni}0, c{mi}{ni}1); "
-                f"StorePair(output, g, split, row + {16 * mi + 8}, col + {8 * ni}, c{mi}{ni}2, c{mi}{ni}3);\n")
+                f"{ind}StorePair(target, g, split, row + {16 * mi}, col + {8 * ni}, c{mi}{ni}0, c{mi}{ni}1); "
+                f"StorePair(target, g, split, row + {16 * mi + 8}, col + {8 * ni}, c{mi}{ni}2, c{mi}{ni}3);\n")
     return "".join(out)
 
 

@@ -38,6 +38,12 @@ internal static class TrainCommand
         var normalize = new Option<string?>("--normalize") { Description = "none (subtract the mean image, keep the 0..255 scale; mlp and mlp-deep) or standard (per-channel mean/std; vgg)." };
         normalize.AcceptOnlyFromAmong([.. Choices.Of<Normalization>()]);
         var seed = new Option<int>("--seed") { Description = "Seed of initialization and data order.", DefaultValueFactory = _ => 42 };
+        var precision = new Option<string>("--precision")
+        {
+            Description = "GEMM arithmetic: fp32 (default) or tf32 (operands rounded to TF32, fp32 sums: tensor cores on CUDA, the same numerics emulated elsewhere).",
+            DefaultValueFactory = _ => "fp32",
+        };
+        precision.AcceptOnlyFromAmong([.. Choices.Of<GpuNet.Kernels.GemmPrecision>()]);
         var accelerator = Program.AcceleratorOption();
         var outDir = new Option<string?>("--out") { Description = "Run directory (default runs/<timestamp>-<model>)." };
         var force = new Option<bool>("--force") { Description = "Write into --out even if it already holds files." };
@@ -65,7 +71,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a model and write metrics.csv, summary.json, curves.png and model.safetensors.")
         {
             model, dataset, dataDir, hidden, width, optimizer, lr, momentum, weightDecay, batchSize, steps, evalEvery, batchNorm, init,
-            normalize, lrSchedule, warmup, lrStepEvery, lrStepFactor, augment, cropPadding, dropout, labelSmoothing, seed, accelerator,
+            normalize, lrSchedule, warmup, lrStepEvery, lrStepFactor, augment, cropPadding, dropout, labelSmoothing, seed, precision, accelerator,
             outDir, force, checkpointEvery, onNan, distributed, nccl, resume, Program.VerboseOption(),
         };
         command.SetAction(parse =>
@@ -105,6 +111,7 @@ internal static class TrainCommand
                 Init = parse.GetValue(init) is { } initName ? Choices.Parse<WeightInit>(initName) : defaults.Init,
                 Normalize = parse.GetValue(normalize) is { } normalizeName ? Choices.Parse<Normalization>(normalizeName) : defaults.Normalize,
                 Seed = parse.GetValue(seed),
+                Precision = Choices.Parse<GpuNet.Kernels.GemmPrecision>(parse.GetValue(precision)!),
                 Accelerator = Program.ParseAccelerator(parse.GetValue(accelerator)),
                 CheckpointEvery = parse.GetValue(checkpointEvery) ?? parse.GetValue(evalEvery) ?? defaults.EvalEvery,
                 OnNan = Choices.Parse<NanPolicy>(parse.GetValue(onNan)!),

@@ -76,7 +76,7 @@ public sealed class Tensor<T> : IDisposable
         return new TensorView<T>(view, Capacity.WithBatch(batch));
     }
 
-    /// <summary>Copies <paramref name="values"/> (exactly the capacity's length) to the device; waits for it.</summary>
+    /// <summary>Copies <paramref name="values"/> (exactly the capacity's length) to the device; waits for it (counted in <see cref="HostWaits"/>).</summary>
     public unsafe void Upload(ReadOnlySpan<T> values)
     {
         if (values.Length != Capacity.Length)
@@ -88,6 +88,7 @@ public sealed class Tensor<T> : IDisposable
         {
             // ILGPU copies from the raw address of the reference: the host memory must stay pinned while it does, or a
             // garbage collection on another thread can move it mid-copy.
+            HostWaits.Record(view.GetAccelerator());
             fixed (T* source = values)
             {
                 view.SubView(0, values.Length).CopyFromCPU(ref *source, values.Length);
@@ -108,7 +109,7 @@ public sealed class Tensor<T> : IDisposable
 
     /// <summary>
     /// Copies elements <paramref name="offset"/> .. offset + destination.Length - 1 to <paramref name="destination"/>;
-    /// waits for the device.
+    /// waits for the device (counted in <see cref="HostWaits"/>).
     /// </summary>
     public unsafe void Download(int offset, Span<T> destination)
     {
@@ -119,6 +120,7 @@ public sealed class Tensor<T> : IDisposable
 
         if (destination.Length > 0)
         {
+            HostWaits.Record(view.GetAccelerator());
             fixed (T* target = destination)
             {
                 view.SubView(offset, destination.Length).CopyToCPU(ref *target, destination.Length);
@@ -146,6 +148,7 @@ public static class DeviceCopy
 
         if (destination.Length > 0)
         {
+            HostWaits.Record(view.Data.GetAccelerator());
             fixed (T* target = destination)
             {
                 view.Data.SubView(0, destination.Length).CopyToCPU(ref *target, destination.Length);
@@ -164,6 +167,7 @@ public static class DeviceCopy
 
         if (source.Length > 0)
         {
+            HostWaits.Record(view.Data.GetAccelerator());
             fixed (T* from = source)
             {
                 view.Data.SubView(0, source.Length).CopyFromCPU(ref *from, source.Length);

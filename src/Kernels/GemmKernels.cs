@@ -2,10 +2,10 @@
 // the output as struct type parameters (IGemmOperand, IGemmOut), so one kernel serves plain strided matrices and
 // implicit-GEMM convolution. The output's Store applies the epilogue. (The TF32 tensor-core kernel is in
 // GemmTensorCoreKernel.cs.)
-// Split-K: group (x, y, z) computes tile (y, x) over k in [z * KPerSplit, min(K, (z + 1) * KPerSplit)) and hands z to
-// Store; with more than one split the partial tiles go to a workspace (splits, M, N) through PartialOut and a second
-// pass (SplitReduceOp) sums them in the order z = 0, 1, ... before storing through the real output: no atomics, the
-// same bits on every run.
+// Split-K: group (x, y, z) computes tile (y, x) over k in [z * KPerSplit, min(K, (z + 1) * KPerSplit)); with more than
+// one split the partial tiles go to a workspace (splits, M, N), and the tile's last group to finish sums them in the
+// order z = 0, 1, ... and stores through the real output (SplitKReduction): no floating-point atomics, the same bits
+// on every run, no second launch.
 // Both kernels give each thread an 8 x 8 block of C: rows {4 ty .. 4 ty + 3, Tile / 2 + 4 ty ..} and the same columns
 // with tx. Shared memory holds A as [k][row] and B as [k][col], rows of Tile values padded by 4 (a multiple of 4 keeps
 // every row 16-byte aligned): a loader writing along k (8 consecutive k of 4 lines per 32 threads) then hits banks
@@ -106,7 +106,7 @@ internal static class GemmKernels
     /// per float read from shared memory).
     /// </summary>
     [GpuKernel]
-    public static void Simt128<TA, TB, TOut>(TA a, TB b, TOut output, GemmGrid g)
+    public static void Simt128<TA, TB, TOut>(TA a, TB b, TOut output, GemmGrid g, GemmSplitK splitK)
         where TA : struct, IGemmOperand
         where TB : struct, IGemmOperand
         where TOut : struct, IGemmOut
@@ -377,14 +377,19 @@ internal static class GemmKernels
         }
 
         int rowA = rowBase + (4 * ty), rowB = rowA + 64, colA = colBase + (4 * tx), colB = colA + 64;
-        StoreRow8(output, g, split, rowA + 0, colA, colB, c00, c01, c02, c03, c04, c05, c06, c07);
-        StoreRow8(output, g, split, rowA + 1, colA, colB, c10, c11, c12, c13, c14, c15, c16, c17);
-        StoreRow8(output, g, split, rowA + 2, colA, colB, c20, c21, c22, c23, c24, c25, c26, c27);
-        StoreRow8(output, g, split, rowA + 3, colA, colB, c30, c31, c32, c33, c34, c35, c36, c37);
-        StoreRow8(output, g, split, rowB + 0, colA, colB, c40, c41, c42, c43, c44, c45, c46, c47);
-        StoreRow8(output, g, split, rowB + 1, colA, colB, c50, c51, c52, c53, c54, c55, c56, c57);
-        StoreRow8(output, g, split, rowB + 2, colA, colB, c60, c61, c62, c63, c64, c65, c66, c67);
-        StoreRow8(output, g, split, rowB + 3, colA, colB, c70, c71, c72, c73, c74, c75, c76, c77);
+        var target = new SplitTarget<TOut>(output, splitK, g.M, g.N);
+        StoreRow8(target, g, split, rowA + 0, colA, colB, c00, c01, c02, c03, c04, c05, c06, c07);
+        StoreRow8(target, g, split, rowA + 1, colA, colB, c10, c11, c12, c13, c14, c15, c16, c17);
+        StoreRow8(target, g, split, rowA + 2, colA, colB, c20, c21, c22, c23, c24, c25, c26, c27);
+        StoreRow8(target, g, split, rowA + 3, colA, colB, c30, c31, c32, c33, c34, c35, c36, c37);
+        StoreRow8(target, g, split, rowB + 0, colA, colB, c40, c41, c42, c43, c44, c45, c46, c47);
+        StoreRow8(target, g, split, rowB + 1, colA, colB, c50, c51, c52, c53, c54, c55, c56, c57);
+        StoreRow8(target, g, split, rowB + 2, colA, colB, c60, c61, c62, c63, c64, c65, c66, c67);
+        StoreRow8(target, g, split, rowB + 3, colA, colB, c70, c71, c72, c73, c74, c75, c76, c77);
+        if (splitK.Splits > 1)
+        {
+            SplitKReduction.Finish(output, splitK, g, rowBase, colBase, Tile, Tile, aShared.Cast<int>());
+        }
     }
 
     /// <summary>
@@ -393,7 +398,7 @@ internal static class GemmKernels
     /// per float read from shared memory).
     /// </summary>
     [GpuKernel]
-    public static void Simt64<TA, TB, TOut>(TA a, TB b, TOut output, GemmGrid g)
+    public static void Simt64<TA, TB, TOut>(TA a, TB b, TOut output, GemmGrid g, GemmSplitK splitK)
         where TA : struct, IGemmOperand
         where TB : struct, IGemmOperand
         where TOut : struct, IGemmOut
@@ -696,14 +701,19 @@ internal static class GemmKernels
         }
 
         int rowA = rowBase + (4 * ty), rowB = rowA + 32, colA = colBase + (4 * tx), colB = colA + 32;
-        StoreRow8(output, g, split, rowA + 0, colA, colB, c00, c01, c02, c03, c04, c05, c06, c07);
-        StoreRow8(output, g, split, rowA + 1, colA, colB, c10, c11, c12, c13, c14, c15, c16, c17);
-        StoreRow8(output, g, split, rowA + 2, colA, colB, c20, c21, c22, c23, c24, c25, c26, c27);
-        StoreRow8(output, g, split, rowA + 3, colA, colB, c30, c31, c32, c33, c34, c35, c36, c37);
-        StoreRow8(output, g, split, rowB + 0, colA, colB, c40, c41, c42, c43, c44, c45, c46, c47);
-        StoreRow8(output, g, split, rowB + 1, colA, colB, c50, c51, c52, c53, c54, c55, c56, c57);
-        StoreRow8(output, g, split, rowB + 2, colA, colB, c60, c61, c62, c63, c64, c65, c66, c67);
-        StoreRow8(output, g, split, rowB + 3, colA, colB, c70, c71, c72, c73, c74, c75, c76, c77);
+        var target = new SplitTarget<TOut>(output, splitK, g.M, g.N);
+        StoreRow8(target, g, split, rowA + 0, colA, colB, c00, c01, c02, c03, c04, c05, c06, c07);
+        StoreRow8(target, g, split, rowA + 1, colA, colB, c10, c11, c12, c13, c14, c15, c16, c17);
+        StoreRow8(target, g, split, rowA + 2, colA, colB, c20, c21, c22, c23, c24, c25, c26, c27);
+        StoreRow8(target, g, split, rowA + 3, colA, colB, c30, c31, c32, c33, c34, c35, c36, c37);
+        StoreRow8(target, g, split, rowB + 0, colA, colB, c40, c41, c42, c43, c44, c45, c46, c47);
+        StoreRow8(target, g, split, rowB + 1, colA, colB, c50, c51, c52, c53, c54, c55, c56, c57);
+        StoreRow8(target, g, split, rowB + 2, colA, colB, c60, c61, c62, c63, c64, c65, c66, c67);
+        StoreRow8(target, g, split, rowB + 3, colA, colB, c70, c71, c72, c73, c74, c75, c76, c77);
+        if (splitK.Splits > 1)
+        {
+            SplitKReduction.Finish(output, splitK, g, rowBase, colBase, Tile, Tile, aShared.Cast<int>());
+        }
     }
     // </generated: SIMT kernels>
 

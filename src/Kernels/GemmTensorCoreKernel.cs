@@ -10,7 +10,8 @@
 //   Either way a warp's fragment loads (8 lines g by 4 k t, or 4 k by 8 lines) hit 32 different banks, and the copies'
 //   stores (consecutive threads on consecutive chunks or elements) are conflict-free too.
 // - Fragments are read from shared memory as fp32 and rounded to TF32 (cvt.rna) on the way to mma; the epilogue stores
-//   each lane's accumulators through the output's Store (bias, ReLU, mask, NCHW, split-K partials).
+//   each lane's accumulators through the output's Store (bias, ReLU, mask, NCHW), or as a split-K partial that the
+//   tile's last group sums (SplitKReduction).
 // The accumulators, the fragment loads with their mma and the stores are written by tools/gen_gemm_kernels.py.
 using ILGPU;
 
@@ -75,7 +76,7 @@ internal static class GemmTensorCoreKernel
     /// stages of 16 through a 3-stage cp.async pipeline, each warp a 64 x 32 tile in 16 m16n8k8 TF32 mma per k8 step.
     /// </summary>
     [GpuKernel]
-    public static void Kernel<TTile, TCore, TA, TB, TOut>(TA a, TB b, TOut output, GemmGrid g)
+    public static void Kernel<TTile, TCore, TA, TB, TOut>(TA a, TB b, TOut output, GemmGrid g, GemmSplitK splitK)
         where TTile : struct, ITensorTile
         where TCore : struct, IMmaCore
         where TA : struct, IGemmOperand
@@ -208,24 +209,29 @@ internal static class GemmTensorCoreKernel
 
         TensorCoreOps.WaitGroup(0);
         int row = rowBase + warpRow + gr, col = colBase + warpCol + (2 * t);
+        var target = new SplitTarget<TOut>(output, splitK, g.M, g.N);
         // <generated: epilogue>
-        StorePair(output, g, split, row + 0, col + 0, c000, c001); StorePair(output, g, split, row + 8, col + 0, c002, c003);
-        StorePair(output, g, split, row + 0, col + 8, c010, c011); StorePair(output, g, split, row + 8, col + 8, c012, c013);
-        StorePair(output, g, split, row + 0, col + 16, c020, c021); StorePair(output, g, split, row + 8, col + 16, c022, c023);
-        StorePair(output, g, split, row + 0, col + 24, c030, c031); StorePair(output, g, split, row + 8, col + 24, c032, c033);
-        StorePair(output, g, split, row + 16, col + 0, c100, c101); StorePair(output, g, split, row + 24, col + 0, c102, c103);
-        StorePair(output, g, split, row + 16, col + 8, c110, c111); StorePair(output, g, split, row + 24, col + 8, c112, c113);
-        StorePair(output, g, split, row + 16, col + 16, c120, c121); StorePair(output, g, split, row + 24, col + 16, c122, c123);
-        StorePair(output, g, split, row + 16, col + 24, c130, c131); StorePair(output, g, split, row + 24, col + 24, c132, c133);
-        StorePair(output, g, split, row + 32, col + 0, c200, c201); StorePair(output, g, split, row + 40, col + 0, c202, c203);
-        StorePair(output, g, split, row + 32, col + 8, c210, c211); StorePair(output, g, split, row + 40, col + 8, c212, c213);
-        StorePair(output, g, split, row + 32, col + 16, c220, c221); StorePair(output, g, split, row + 40, col + 16, c222, c223);
-        StorePair(output, g, split, row + 32, col + 24, c230, c231); StorePair(output, g, split, row + 40, col + 24, c232, c233);
-        StorePair(output, g, split, row + 48, col + 0, c300, c301); StorePair(output, g, split, row + 56, col + 0, c302, c303);
-        StorePair(output, g, split, row + 48, col + 8, c310, c311); StorePair(output, g, split, row + 56, col + 8, c312, c313);
-        StorePair(output, g, split, row + 48, col + 16, c320, c321); StorePair(output, g, split, row + 56, col + 16, c322, c323);
-        StorePair(output, g, split, row + 48, col + 24, c330, c331); StorePair(output, g, split, row + 56, col + 24, c332, c333);
+        StorePair(target, g, split, row + 0, col + 0, c000, c001); StorePair(target, g, split, row + 8, col + 0, c002, c003);
+        StorePair(target, g, split, row + 0, col + 8, c010, c011); StorePair(target, g, split, row + 8, col + 8, c012, c013);
+        StorePair(target, g, split, row + 0, col + 16, c020, c021); StorePair(target, g, split, row + 8, col + 16, c022, c023);
+        StorePair(target, g, split, row + 0, col + 24, c030, c031); StorePair(target, g, split, row + 8, col + 24, c032, c033);
+        StorePair(target, g, split, row + 16, col + 0, c100, c101); StorePair(target, g, split, row + 24, col + 0, c102, c103);
+        StorePair(target, g, split, row + 16, col + 8, c110, c111); StorePair(target, g, split, row + 24, col + 8, c112, c113);
+        StorePair(target, g, split, row + 16, col + 16, c120, c121); StorePair(target, g, split, row + 24, col + 16, c122, c123);
+        StorePair(target, g, split, row + 16, col + 24, c130, c131); StorePair(target, g, split, row + 24, col + 24, c132, c133);
+        StorePair(target, g, split, row + 32, col + 0, c200, c201); StorePair(target, g, split, row + 40, col + 0, c202, c203);
+        StorePair(target, g, split, row + 32, col + 8, c210, c211); StorePair(target, g, split, row + 40, col + 8, c212, c213);
+        StorePair(target, g, split, row + 32, col + 16, c220, c221); StorePair(target, g, split, row + 40, col + 16, c222, c223);
+        StorePair(target, g, split, row + 32, col + 24, c230, c231); StorePair(target, g, split, row + 40, col + 24, c232, c233);
+        StorePair(target, g, split, row + 48, col + 0, c300, c301); StorePair(target, g, split, row + 56, col + 0, c302, c303);
+        StorePair(target, g, split, row + 48, col + 8, c310, c311); StorePair(target, g, split, row + 56, col + 8, c312, c313);
+        StorePair(target, g, split, row + 48, col + 16, c320, c321); StorePair(target, g, split, row + 56, col + 16, c322, c323);
+        StorePair(target, g, split, row + 48, col + 24, c330, c331); StorePair(target, g, split, row + 56, col + 24, c332, c333);
         // </generated: epilogue>
+        if (splitK.Splits > 1)
+        {
+            SplitKReduction.Finish(output, splitK, g, rowBase, colBase, bm, bn, shared.Cast<int>());
+        }
     }
 
     /// <summary>

@@ -1,11 +1,17 @@
-// The GPU GEMM's parts: operands as gathers, outputs with their epilogues, the split-K workspace and reduce pass, and one
+// The GPU GEMM's parts: operands as gathers, outputs with their epilogues, split-K's workspace and reduction, and one
 // form (operand and output types) loaded on one GPU with all its tiled kernels.
 // An operand is seen by the tile loaders as (line, k): line is A's row or B's column. Each axis is a number in mixed
 // radix (d2, d1, d0) whose digits have strides into the data, so a loader decomposes its thread's fixed coordinate once
 // per tile and steps the other by constants (a carry is a compare and a subtract): implicit-GEMM convolution reads
 // (c, kh, kw) and (n, oh, ow) without a division per element. Inside says whether an element is real data (an
 // implicit GEMM's padding reads as 0) and Index where it is.
+using System.Reflection;
 using ILGPU;
+using ILGPU.Backends.OpenCL;
+using ILGPU.Backends.PTX;
+using ILGPU.IR;
+using ILGPU.IR.Intrinsics;
+using ILGPU.IR.Values;
 using ILGPU.Runtime;
 
 namespace GpuNet.Kernels;
@@ -195,38 +201,141 @@ internal readonly record struct MatrixOut(ArrayView<float> C, ArrayView<float> B
     }
 }
 
-/// <summary>Workspace[(split * M + row) * N + col] = sum: a split's partial tile.</summary>
-internal readonly record struct PartialOut(ArrayView<float> Workspace, int M, int N) : IGemmOut
-{
-    public void Store(int row, int col, int split, float sum) => Workspace[(((split * M) + row) * N) + col] = sum;
-}
+/// <summary>
+/// A split-K launch's state: the partials' workspace (splits, M, N), one arrival counter per output tile (0 between
+/// launches), and the parts. Splits is 1 for a launch without split-K (then the views are empty).
+/// </summary>
+internal readonly record struct GemmSplitK(ArrayView<float> Workspace, ArrayView<int> Counters, int Splits);
 
-/// <summary>Item (row, col) = row * N + col: the splits' partial sums added in split order, stored through Output.</summary>
-internal readonly record struct SplitReduceOp<TOut>(ArrayView<float> Workspace, TOut Output, int M, int N, int Splits) : IItemOp
+/// <summary>
+/// Where a tiled kernel's accumulators go: through the output (one split), or to the split's partial tile,
+/// Workspace[(split * M + row) * N + col], which <see cref="SplitKReduction"/> sums.
+/// </summary>
+internal readonly record struct SplitTarget<TOut>(TOut Output, GemmSplitK SplitK, int M, int N) : IGemmOut
     where TOut : struct, IGemmOut
 {
-    public void Apply(int index)
+    public void Store(int row, int col, int split, float sum)
     {
-        int row = index / N, col = index - (row * N);
-        float sum = 0f;
-        for (int s = 0; s < Splits; s++)
+        if (SplitK.Splits > 1)
         {
-            sum += Workspace[(((s * M) + row) * N) + col];
+            SplitK.Workspace[(((split * M) + row) * N) + col] = sum;
         }
-
-        Output.Store(row, col, 0, sum);
+        else
+        {
+            Output.Store(row, col, split, sum);
+        }
     }
 }
 
 /// <summary>
-/// The split-K partial sums' buffer, shared by every GEMM of one kernel library (launches run in order). Once anything
-/// reserved room (layers do when they are built) it never grows again: a launch plans within what is there, so neither a
-/// training step nor an evaluation batch of another size waits for it. Until then (GEMMs called directly) a launch that
-/// needs more grows it, which waits for the device first, since queued launches may still read the old buffer.
+/// Split-K's reduction, inside the GEMM: after a group has stored its partial tile, it counts itself in at the tile's
+/// counter; the group that arrives last sums the tile's partials in split order 0, 1, ... (so the bits do not depend on
+/// which group that is) and stores the sums through the output, then sets the counter back to 0. No group waits for
+/// another, and no second launch is needed.
+/// </summary>
+internal static class SplitKReduction
+{
+    /// <summary>
+    /// Called by every thread of the group after its partial stores; <paramref name="ticket"/> is one word of shared
+    /// memory the kernel no longer needs.
+    /// </summary>
+    public static void Finish<TOut>(TOut output, GemmSplitK splitK, GemmGrid g, int rowBase, int colBase, int tileM, int tileN, ArrayView<int> ticket)
+        where TOut : struct, IGemmOut
+    {
+        int thread = Group.LinearIndex, threads = Group.DimX * Group.DimY, tile = (Grid.IdxY * Grid.DimX) + Grid.IdxX;
+
+        // Each thread's partial stores are visible to the whole device before its group is counted in.
+        MemoryFence.DeviceLevel();
+        Group.Barrier();
+        if (thread == 0)
+        {
+            ticket[0] = DeviceAtomics.FetchIncrement(ref splitK.Counters[tile]);
+        }
+
+        Group.Barrier();
+        if (ticket[0] != splitK.Splits - 1)
+        {
+            return;
+        }
+
+        // The last group: every other group's partials were stored before its count, which this group has seen.
+        MemoryFence.DeviceLevel();
+        int rows = Math.Min(tileM, g.M - rowBase), cols = Math.Min(tileN, g.N - colBase);
+        for (int e = thread; e < rows * cols; e += threads)
+        {
+            int r = e / cols, row = rowBase + r, col = colBase + e - (r * cols);
+            float sum = 0f;
+            for (int s = 0; s < splitK.Splits; s++)
+            {
+                sum += splitK.Workspace[(((s * g.M) + row) * g.N) + col];
+            }
+
+            output.Store(row, col, 0, sum);
+        }
+
+        if (thread == 0)
+        {
+            splitK.Counters[tile] = 0;
+        }
+    }
+}
+
+/// <summary>
+/// An atomic increment of an int in global memory, returning the value before: <c>atom.global.add.u32</c> on CUDA,
+/// <c>atomic_inc</c> on OpenCL (ILGPU's own atomics cast the pointer to a generic one, which OpenCL devices without
+/// generic address space, PoCL among them, refuse), Interlocked on the CPU accelerator.
+/// </summary>
+internal static class DeviceAtomics
+{
+    [IntrinsicImplementation]
+    public static int FetchIncrement(ref int target) => Interlocked.Increment(ref target) - 1;
+
+    /// <summary>Registers the PTX and OpenCL code generators on <paramref name="builder"/>.</summary>
+    public static Context.Builder Register(Context.Builder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var manager = builder.GetIntrinsicManager();
+        var method = typeof(DeviceAtomics).GetMethod(nameof(FetchIncrement), BindingFlags.Public | BindingFlags.Static)!;
+        manager.RegisterMethod(method, new PTXIntrinsic(typeof(DeviceAtomics), nameof(GeneratePtx), IntrinsicImplementationMode.GenerateCode));
+        manager.RegisterMethod(method, new CLIntrinsic(typeof(DeviceAtomics), nameof(GenerateOpenCL), IntrinsicImplementationMode.GenerateCode));
+        return builder;
+    }
+
+    private static void GeneratePtx(PTXBackend backend, PTXCodeGenerator codeGenerator, Value value)
+    {
+        var call = (MethodCall)value;
+        var address = codeGenerator.LoadHardware(call[0]);
+        var target = codeGenerator.AllocateHardware(value);
+        using var command = codeGenerator.BeginCommand("atom.global.add.u32");
+        command.AppendArgument(target);
+        command.AppendArgumentValue(address);
+        command.AppendConstant(1);
+    }
+
+    private static void GenerateOpenCL(CLBackend backend, CLCodeGenerator codeGenerator, Value value)
+    {
+        var call = (MethodCall)value;
+        var address = codeGenerator.Load(call[0]);
+        var target = codeGenerator.Allocate(value);
+        using var statement = codeGenerator.BeginStatement(target);
+        statement.AppendCommand("atomic_inc");
+        statement.BeginArguments();
+        statement.AppendArgument(address);
+        statement.EndArguments();
+    }
+}
+
+/// <summary>
+/// The split-K partial sums' buffer and the tiles' arrival counters, shared by every GEMM of one kernel library
+/// (launches run in order; the counters are 0 between launches). Once anything reserved room (layers do when they are
+/// built) it never grows again: a launch plans within what is there, so neither a training step nor an evaluation batch
+/// of another size waits for it. Until then (GEMMs called directly) a launch that needs more grows it, which waits for
+/// the device first, since queued launches may still use the old buffers.
 /// </summary>
 internal sealed class GemmWorkspace(Accelerator accelerator)
 {
     private MemoryBuffer1D<float, Stride1D.Dense>? buffer;
+    private MemoryBuffer1D<int, Stride1D.Dense>? counters;
 
     /// <summary>Elements held.</summary>
     public long Length => buffer?.Length ?? 0;
@@ -237,44 +346,61 @@ internal sealed class GemmWorkspace(Accelerator accelerator)
     /// <summary>The most partial elements a launch may plan for now.</summary>
     public long Limit => IsReserved ? Length : long.MaxValue;
 
-    /// <summary>Grows the buffer to at least <paramref name="length"/> elements and fixes it there (model building).</summary>
-    public void Reserve(long length)
+    /// <summary>Output tiles the counters cover.</summary>
+    public long Tiles => counters?.Length ?? 0;
+
+    /// <summary>Grows the buffers to at least <paramref name="length"/> partials and <paramref name="tiles"/> counters and fixes them there (model building).</summary>
+    public void Reserve(long length, long tiles)
     {
-        Grow(length);
+        Grow(length, tiles);
         IsReserved = true;
     }
 
-    /// <summary>The first <paramref name="length"/> elements, growing the buffer when nothing was reserved.</summary>
-    public ArrayView<float> Get(long length)
+    /// <summary>
+    /// The split-K state of a launch of <paramref name="splits"/> parts over <paramref name="length"/> partials and
+    /// <paramref name="tiles"/> tiles, growing the buffers when nothing was reserved.
+    /// </summary>
+    public GemmSplitK Get(int splits, long length, long tiles)
     {
-        if (length > Length)
+        if (length > Length || tiles > Tiles)
         {
             if (IsReserved)
             {
-                throw new InvalidOperationException($"A GEMM asked for {length} elements of split-K workspace; {Length} are reserved.");
+                throw new InvalidOperationException($"A GEMM asked for {length} partials and {tiles} tile counters of split-K workspace; {Length} and {Tiles} are reserved.");
             }
 
-            Grow(length);
+            Grow(length, tiles);
         }
 
-        return buffer!.View.SubView(0, length);
+        return new GemmSplitK(buffer!.View.SubView(0, length), counters!.View.SubView(0, tiles), splits);
     }
 
-    private void Grow(long length)
+    private void Grow(long length, long tiles)
     {
-        if (Length < length)
+        if (Length < length || Tiles < tiles)
         {
+            HostWaits.Record(accelerator);
             accelerator.Synchronize();
-            buffer?.Dispose();
-            buffer = accelerator.Allocate1D<float>(length);
+            if (Length < length)
+            {
+                buffer?.Dispose();
+                buffer = accelerator.Allocate1D<float>(length);
+            }
+
+            if (Tiles < tiles)
+            {
+                counters?.Dispose();
+                counters = accelerator.Allocate1D<int>(tiles);
+                counters.MemSetToZero();
+            }
         }
     }
 }
 
 /// <summary>
 /// One GEMM form (operand and output types) on one GPU: its fp32 kernels (GemmKernels.cs) and TF32 tensor-core kernels
-/// (GemmTensorCoreKernel.cs), each also writing split-K partials, and the reduce pass. A kernel is compiled the first time
-/// a plan asks for it (layers reserve their GEMMs when built, which is when that happens). Plans come from
+/// (GemmTensorCoreKernel.cs), each reducing its own split-K partials. A kernel is compiled the first time a plan asks for
+/// it (layers reserve their GEMMs when built, which is when that happens). Plans come from
 /// <see cref="LaunchPolicy.PlanGemm"/>.
 /// </summary>
 internal sealed class GemmForm<TA, TB, TOut>
@@ -287,9 +413,7 @@ internal sealed class GemmForm<TA, TB, TOut>
     private readonly GemmWorkspace workspace;
     private readonly string name;
     private readonly bool emulatedTensorCores;
-    private readonly Action<KernelConfig, TA, TB, TOut, GemmGrid>?[] kernels = new Action<KernelConfig, TA, TB, TOut, GemmGrid>?[GemmKernelKinds.Count];
-    private readonly Action<KernelConfig, TA, TB, PartialOut, GemmGrid>?[] partialKernels = new Action<KernelConfig, TA, TB, PartialOut, GemmGrid>?[GemmKernelKinds.Count];
-    private readonly ItemKernel<SplitReduceOp<TOut>> reduce;
+    private readonly Action<KernelConfig, TA, TB, TOut, GemmGrid, GemmSplitK>?[] kernels = new Action<KernelConfig, TA, TB, TOut, GemmGrid, GemmSplitK>?[GemmKernelKinds.Count];
 
     public GemmForm(Accelerator accelerator, LaunchPolicy policy, GemmWorkspace workspace, string name)
     {
@@ -297,8 +421,9 @@ internal sealed class GemmForm<TA, TB, TOut>
         this.policy = policy;
         this.workspace = workspace;
         this.name = name;
-        emulatedTensorCores = accelerator.AcceleratorType != AcceleratorType.Cuda;
-        reduce = new ItemKernel<SplitReduceOp<TOut>>(accelerator, policy, name + "SplitReduce");
+
+        // A plan describes a CUDA GPU whatever accelerator holds its tensors.
+        emulatedTensorCores = accelerator.AcceleratorType != AcceleratorType.Cuda && !policy.IsPlanning;
 
         // The fp32 kernels are compiled now, so a code-generation failure shows at start-up.
         if (!policy.IsPlanning)
@@ -308,21 +433,14 @@ internal sealed class GemmForm<TA, TB, TOut>
         }
     }
 
-    /// <summary>Makes room for the plan of a GEMM of this shape and compiles its kernels (model building).</summary>
+    /// <summary>Makes room for the plan of a GEMM of this shape and compiles its kernel (model building).</summary>
     public void Reserve(int m, int n, int k, GemmPrecision precision)
     {
         var plan = policy.PlanGemm(m, n, k, precision, long.MaxValue);
-        workspace.Reserve(Math.Max(1, plan.WorkspaceLength(m, n)));
+        workspace.Reserve(Math.Max(1, plan.WorkspaceLength(m, n)), Math.Max(1, plan.Tiles(m, n)));
         if (!policy.IsPlanning)
         {
-            if (plan.Splits > 1)
-            {
-                PartialKernel(plan.Kind);
-            }
-            else
-            {
-                Kernel(plan.Kind);
-            }
+            Kernel(plan.Kind);
         }
     }
 
@@ -337,32 +455,16 @@ internal sealed class GemmForm<TA, TB, TOut>
         var plan = policy.PlanGemm(m, n, k, precision, workspace.Limit);
         var grid = new GemmGrid(m, n, k, plan.KPerSplit, aAlongK ? 1 : 0, bAlongN ? 1 : 0, aVector ? 1 : 0, bVector ? 1 : 0);
         var config = LaunchPolicy.GemmLaunch(plan, m, n);
-        var shape = plan.Shape(m, n, k);
-        string kernel = name + GemmKernelKinds.Suffix(plan.Kind);
-        if (plan.Splits == 1)
+        var splitK = plan.Splits > 1 ? workspace.Get(plan.Splits, plan.WorkspaceLength(m, n), plan.Tiles(m, n)) : new GemmSplitK(default, default, 1);
+        string kernel = name + GemmKernelKinds.Suffix(plan.Kind) + (plan.Splits > 1 ? "SplitK" : "");
+        if (policy.Launch(kernel, config, GemmKernelKinds.SharedBytes(plan.Kind, emulatedTensorCores), plan.Shape(m, n, k)))
         {
-            if (policy.Launch(kernel, config, GemmKernelKinds.SharedBytes(plan.Kind, emulatedTensorCores), shape))
-            {
-                Kernel(plan.Kind)(config, a, b, output, grid);
-            }
-
-            return;
+            Kernel(plan.Kind)(config, a, b, output, grid, splitK);
         }
-
-        var partials = workspace.Get(plan.WorkspaceLength(m, n));
-        if (policy.Launch(kernel + "SplitK", config, GemmKernelKinds.SharedBytes(plan.Kind, emulatedTensorCores), shape))
-        {
-            PartialKernel(plan.Kind)(config, a, b, new PartialOut(partials, m, n), grid);
-        }
-
-        reduce.Launch(new SplitReduceOp<TOut>(partials, output, m, n, plan.Splits), m * n, plan.Splits);
     }
 
-    private Action<KernelConfig, TA, TB, TOut, GemmGrid> Kernel(GemmKernelKind kind) =>
-        kernels[(int)kind] ??= accelerator.LoadStreamKernel<TA, TB, TOut, GemmGrid>(GemmKernelKinds.Method<TA, TB, TOut>(kind, emulatedTensorCores));
-
-    private Action<KernelConfig, TA, TB, PartialOut, GemmGrid> PartialKernel(GemmKernelKind kind) =>
-        partialKernels[(int)kind] ??= accelerator.LoadStreamKernel<TA, TB, PartialOut, GemmGrid>(GemmKernelKinds.Method<TA, TB, PartialOut>(kind, emulatedTensorCores));
+    private Action<KernelConfig, TA, TB, TOut, GemmGrid, GemmSplitK> Kernel(GemmKernelKind kind) =>
+        kernels[(int)kind] ??= accelerator.LoadStreamKernel<TA, TB, TOut, GemmGrid, GemmSplitK>(GemmKernelKinds.Method<TA, TB, TOut>(kind, emulatedTensorCores));
 }
 
 /// <summary>Every GEMM form GpuNet launches on a GPU (operand and output types), for code-generation checks.</summary>
@@ -378,9 +480,9 @@ internal static class GemmForms
 
     /// <summary>
     /// Every GEMM kernel the forms can launch on CUDA (tensor cores as mma.sync), closed over its types, with the name
-    /// the launch plan gives it: (form prefix + kernel suffix [+ "SplitK"]).
+    /// the launch plan gives it (form prefix + kernel suffix; a split-K launch adds "SplitK").
     /// </summary>
-    public static IEnumerable<(string Name, System.Reflection.MethodInfo Method)> CudaKernels()
+    public static IEnumerable<(string Name, MethodInfo Method)> CudaKernels()
     {
         string[] prefixes = ["Gemm", "ConvForward", "ConvWeightGradient", "ConvInputGradient"];
         for (int f = 0; f < All.Length; f++)
@@ -388,10 +490,7 @@ internal static class GemmForms
             var (a, b, output) = All[f];
             foreach (var kind in Enum.GetValues<GemmKernelKind>())
             {
-                foreach (var (o, suffix) in new[] { (output, ""), (typeof(PartialOut), "SplitK") })
-                {
-                    yield return (prefixes[f] + GemmKernelKinds.Suffix(kind) + suffix, GemmKernelKinds.MethodFor(kind, emulatedTensorCores: false, a, b, o));
-                }
+                yield return (prefixes[f] + GemmKernelKinds.Suffix(kind), GemmKernelKinds.MethodFor(kind, emulatedTensorCores: false, a, b, output));
             }
         }
     }
@@ -487,7 +586,7 @@ internal static class GemmKernelKinds
     };
 
     /// <summary>The kernel of <paramref name="kind"/> over (TA, TB, TOut); tensor cores emulated or not.</summary>
-    public static Action<TA, TB, TOut, GemmGrid> Method<TA, TB, TOut>(GemmKernelKind kind, bool emulatedTensorCores)
+    public static Action<TA, TB, TOut, GemmGrid, GemmSplitK> Method<TA, TB, TOut>(GemmKernelKind kind, bool emulatedTensorCores)
         where TA : struct, IGemmOperand
         where TB : struct, IGemmOperand
         where TOut : struct, IGemmOut => (kind, emulatedTensorCores) switch
@@ -505,7 +604,7 @@ internal static class GemmKernelKinds
         };
 
     /// <summary>The kernel method of <paramref name="kind"/> closed over the given operand and output types.</summary>
-    public static System.Reflection.MethodInfo MethodFor(GemmKernelKind kind, bool emulatedTensorCores, Type a, Type b, Type output)
+    public static MethodInfo MethodFor(GemmKernelKind kind, bool emulatedTensorCores, Type a, Type b, Type output)
     {
         var open = typeof(GemmKernelKinds).GetMethod(nameof(Method))!.MakeGenericMethod(a, b, output);
         return ((Delegate)open.Invoke(null, [kind, emulatedTensorCores])!).Method;
@@ -521,6 +620,9 @@ internal readonly record struct GemmPlan(GemmKernelKind Kind, int Splits, int KP
 
     /// <summary>Elements of split-K workspace it needs (0 without split-K).</summary>
     public long WorkspaceLength(int m, int n) => Splits > 1 ? (long)Splits * m * n : 0;
+
+    /// <summary>Output tiles of C (M, N): the split-K counters it needs.</summary>
+    public long Tiles(int m, int n) => (long)((m + TileM - 1) / TileM) * ((n + TileN - 1) / TileN);
 
     /// <summary>The shape and tiling as a launch records it.</summary>
     public GemmShape Shape(int m, int n, int k) => new(m, n, k, TileM, TileN, Splits, GemmKernelKinds.IsTensorCore(Kind), BlocksPerSm);

@@ -98,9 +98,13 @@ public sealed class KernelLibrary
     /// <summary>Batch gathering and preprocessing.</summary>
     public Batching Batching { get; }
 
-    /// <summary>Waits until every launched kernel has finished; throws if one failed a bounds check on the CPU accelerator.</summary>
+    /// <summary>
+    /// Waits until every launched kernel has finished (counted in <see cref="HostWaits"/>); throws if one failed a
+    /// bounds check on the CPU accelerator.
+    /// </summary>
     public void Synchronize()
     {
+        HostWaits.Record(Accelerator);
         Accelerator.Synchronize();
         Policy.CheckFaults();
     }
@@ -111,13 +115,37 @@ public static class KernelContext
 {
     /// <summary>
     /// Enables ILGPU.Algorithms (the PTX backend has no intrinsic exp/log without it), O2 optimization (vector loads;
-    /// OpenCL devices without generic address space need it), the GEMM's fused multiply-add intrinsic and the
-    /// tensor-core instructions (mma.sync, cp.async, cvt.rna.tf32).
+    /// OpenCL devices without generic address space need it), the GEMM's fused multiply-add intrinsic, the tensor-core
+    /// instructions (mma.sync, cp.async, cvt.rna.tf32) and split-K's atomic counter.
     /// </summary>
     public static Context.Builder Configure(Context.Builder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var configured = TensorCoreOps.Register(GemmFma.Register(builder.EnableAlgorithms().Optimize(OptimizationLevel.O2)));
+        var configured = DeviceAtomics.Register(TensorCoreOps.Register(GemmFma.Register(builder.EnableAlgorithms().Optimize(OptimizationLevel.O2))));
         return Environment.GetEnvironmentVariable("GPUNET_KERNEL_ASSERTIONS") == "1" ? configured.Assertions() : configured;
+    }
+}
+
+/// <summary>
+/// Every blocking exchange between the host and an accelerator, counted per accelerator: a synchronize and every copy to
+/// or from host memory (which ILGPU makes synchronously). The engine records each one here, so "0 host waits in a step"
+/// is counted, not assumed.
+/// </summary>
+public static class HostWaits
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Accelerator, System.Runtime.CompilerServices.StrongBox<long>> Counts = new();
+
+    /// <summary>Counts one blocking exchange with <paramref name="accelerator"/>.</summary>
+    public static void Record(Accelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        Interlocked.Increment(ref Counts.GetValue(accelerator, static _ => new System.Runtime.CompilerServices.StrongBox<long>()).Value);
+    }
+
+    /// <summary>Blocking exchanges with <paramref name="accelerator"/> so far.</summary>
+    public static long Count(Accelerator accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        return Counts.TryGetValue(accelerator, out var count) ? Interlocked.Read(ref count.Value) : 0;
     }
 }

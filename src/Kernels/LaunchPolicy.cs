@@ -228,65 +228,105 @@ public sealed class LaunchPolicy
     internal KernelConfig PerGroup(int groups) => new(groups, ReduceGroupSize);
 
     /// <summary>A GEMM split into parts of at least this K (and fewer parts when K is short).</summary>
-    internal const int MinKPerSplit = 128;
+    internal const int MinKPerSplit = 64;
+
+    /// <summary>
+    /// Estimates within this fraction of the least are taken as equal (they are a model, not a measurement); among them
+    /// the plan that keeps the most SM slots busy wins.
+    /// </summary>
+    internal const double PlanTolerance = 0.1;
+
+    private static readonly GemmKernelKind[] TensorKinds = [GemmKernelKind.Tensor128x128, GemmKernelKind.Tensor128x64, GemmKernelKind.Tensor64x128, GemmKernelKind.Tensor64x64];
+    private static readonly GemmKernelKind[] SimtKinds = [GemmKernelKind.Simt128, GemmKernelKind.Simt64];
+    private readonly Dictionary<(int, int, int, GemmPrecision, long), GemmPlan> plans = [];
 
     /// <summary>The most parts a GEMM's K is split into.</summary>
     internal const int MaxSplits = 64;
 
-    /// <summary>GEMMs of fewer multiply-adds are not split: the second pass would cost more than the parallelism gains.</summary>
+    /// <summary>GEMMs of fewer multiply-adds are not split: the reduction would cost more than the parallelism gains.</summary>
     internal const long MinSplitWork = 1L << 22;
 
     // The cost model's device, an H200: fp32 FMA pipes 67 TFLOP/s and TF32 tensor cores 495 TFLOP/s over 132 SMs,
-    // 4.8 TB/s of memory, a few microseconds a launch. Only ratios matter to the choice; these set them.
+    // 4.8 TB/s of memory, about 2.5 times that from its 50 MB L2, 1.5 microseconds between queued launches. Only ratios
+    // matter to the choice; these set them.
     private const double SimtMacsPerSmSecond = 67e12 / 2 / 132;
     private const double TensorMacsPerSmSecond = 495e12 / 2 / 132;
     private const double MemoryBytesPerSecond = 4.8e12;
-    private const double LaunchSeconds = 3e-6;
+    private const double L2BytesPerSecond = 12e12;
+    private const double L2Bytes = 40e6;
+    private const double LaunchSeconds = 1.5e-6;
 
     /// <summary>
     /// How a GPU runs C (M, N) = A (M, K) B (K, N) in <paramref name="precision"/>: of the kernels for that precision
     /// (fp32: 128 x 128 and 64 x 64; TF32: tensor-core tiles 128 x 128, 128 x 64, 64 x 128, 64 x 64) and of the ways to
-    /// split K (parts of at least <see cref="MinKPerSplit"/>, the partials summed in a fixed order by a second pass, at
-    /// most <paramref name="workspaceLimit"/> partial elements), the one of least estimated time. An SM holds as many
-    /// groups as its threads, registers and shared memory allow; groups run in waves, and every wave lasts as long as its
-    /// busiest SM takes, so the last wave's idle SMs cost time. An SM with fewer than 4 warps (one per scheduler and its
-    /// FMA pipes or tensor core) runs at that fraction of its rate: small tiles spread a small grid over more SMs. The
-    /// split-K pass adds its traffic and a launch. Kernel efficiencies are assumptions (larger tiles reuse more of what
-    /// they load), not measurements.
+    /// split K (parts of at least <see cref="MinKPerSplit"/>, at most <paramref name="workspaceLimit"/> partial elements,
+    /// summed in a fixed order by each tile's last group), the one of least estimated time, or of those within
+    /// <see cref="PlanTolerance"/> of it the one that keeps the most SM slots busy. An SM holds as many groups as its
+    /// threads, registers and shared memory allow, and runs them in waves at a rate that grows with the warps it holds
+    /// up to a full SM's; a wave lasts as long as its busiest SM takes, so the last wave's idle slots cost time. A split's
+    /// partial tiles are written and read back by the tiles' last groups, from L2 while they fit it. Kernel
+    /// efficiencies are assumptions (larger tiles reuse more of what they load), not measurements.
     /// </summary>
     internal GemmPlan PlanGemm(int m, int n, int k, GemmPrecision precision, long workspaceLimit)
     {
-        ReadOnlySpan<GemmKernelKind> kinds = precision == GemmPrecision.Tf32
-            ? [GemmKernelKind.Tensor128x128, GemmKernelKind.Tensor128x64, GemmKernelKind.Tensor64x128, GemmKernelKind.Tensor64x64]
-            : [GemmKernelKind.Simt128, GemmKernelKind.Simt64];
-        GemmPlan best = default;
-        double bestSeconds = double.PositiveInfinity;
-        long bestPadded = long.MaxValue;
-        foreach (var kind in kinds)
+        var key = (m, n, k, precision, workspaceLimit);
+        lock (plans)
         {
-            var (tileM, tileN) = GemmKernelKinds.Tile(kind);
-            int step = GemmKernelKinds.StepK(kind), slots = BlocksPerSm(kind);
-            long tiles = (long)((m + tileM - 1) / tileM) * ((n + tileN - 1) / tileN);
-            int maxSplits = (long)m * n * k < MinSplitWork ? 1 : Math.Clamp(k / MinKPerSplit, 1, MaxSplits);
-            for (int wanted = 1; wanted <= maxSplits; wanted++)
+            if (plans.TryGetValue(key, out var known))
             {
-                int perSplit = Math.Max(step, ((k + wanted - 1) / wanted + step - 1) / step * step);
-                int splits = Math.Max(1, (k + perSplit - 1) / perSplit);
-                if (splits != wanted || (splits > 1 && (long)splits * m * n > workspaceLimit))
-                {
-                    continue;
-                }
+                return known;
+            }
+        }
 
-                // Ties (within a part in a million) go to the tile that computes less padding.
-                double seconds = EstimateSeconds(kind, tiles * splits, slots, (double)tileM * tileN * perSplit, m, n, splits);
-                long padded = tiles * tileM * tileN;
-                if (seconds < bestSeconds * (1 - 1e-6) || (seconds <= bestSeconds * (1 + 1e-6) && padded < bestPadded))
+        // Two passes over the same candidates: the least estimated time, then, of the plans within PlanTolerance of it,
+        // the one whose waves keep the most SM slots busy (then the faster, then the one computing less padding).
+        double fastest = double.PositiveInfinity;
+        GemmPlan best = default;
+        double bestSeconds = double.PositiveInfinity, bestEfficiency = -1;
+        long bestPadded = long.MaxValue;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            foreach (var kind in precision == GemmPrecision.Tf32 ? TensorKinds : SimtKinds)
+            {
+                var (tileM, tileN) = GemmKernelKinds.Tile(kind);
+                int step = GemmKernelKinds.StepK(kind), slots = BlocksPerSm(kind);
+                long tiles = (long)((m + tileM - 1) / tileM) * ((n + tileN - 1) / tileN);
+                int maxSplits = (long)m * n * k < MinSplitWork ? 1 : Math.Clamp(k / MinKPerSplit, 1, MaxSplits);
+                for (int wanted = 1; wanted <= maxSplits; wanted++)
                 {
-                    bestSeconds = Math.Min(seconds, bestSeconds);
-                    bestPadded = padded;
-                    best = new GemmPlan(kind, splits, splits == 1 ? Math.Max(k, 1) : perSplit, slots);
+                    int perSplit = Math.Max(step, ((k + wanted - 1) / wanted + step - 1) / step * step);
+                    int splits = Math.Max(1, (k + perSplit - 1) / perSplit);
+                    if (splits != wanted || (splits > 1 && (long)splits * m * n > workspaceLimit))
+                    {
+                        continue;
+                    }
+
+                    double seconds = EstimateSeconds(kind, tiles * splits, slots, (double)tileM * tileN * perSplit, m, n, splits);
+                    if (pass == 0)
+                    {
+                        fastest = Math.Min(fastest, seconds);
+                        continue;
+                    }
+
+                    var plan = new GemmPlan(kind, splits, splits == 1 ? Math.Max(k, 1) : perSplit, slots);
+                    double efficiency = plan.Shape(m, n, k).WaveEfficiency(Profile.Multiprocessors);
+                    long padded = tiles * tileM * tileN;
+                    bool better = efficiency > bestEfficiency + 1e-9
+                        || (efficiency > bestEfficiency - 1e-9 && (seconds < bestSeconds * (1 - 1e-6) || (seconds <= bestSeconds * (1 + 1e-6) && padded < bestPadded)));
+                    if (seconds <= fastest * (1 + PlanTolerance) && better)
+                    {
+                        best = plan;
+                        bestSeconds = seconds;
+                        bestEfficiency = efficiency;
+                        bestPadded = padded;
+                    }
                 }
             }
+        }
+
+        lock (plans)
+        {
+            plans[key] = best;
         }
 
         return best;
@@ -310,12 +350,17 @@ public sealed class LaunchPolicy
             _ => 0.65,
         };
         double smRate = (GemmKernelKinds.IsTensorCore(kind) ? TensorMacsPerSmSecond : SimtMacsPerSmSecond) * efficiency;
-        int warps = GemmKernelKinds.Threads(kind) / 32;
-        double Wave(long perSm) => perSm * macsPerGroup / (smRate * Math.Min(1.0, perSm * warps / 4.0));
-        long perWave = (long)Profile.Multiprocessors * slots;
-        long fullWaves = groups / perWave, rest = groups % perWave;
-        double compute = (fullWaves * Wave(slots)) + (rest > 0 ? Wave((rest + Profile.Multiprocessors - 1) / Profile.Multiprocessors) : 0);
-        double reduce = splits > 1 ? LaunchSeconds + ((2.0 * splits + 1) * m * n * sizeof(float) / MemoryBytesPerSecond) : 0;
+        // A wave of `slots` groups per SM: a group runs at 1 / slots of the SM, alone or not (an SM's rate grows with the
+        // warps it holds), so a wave short of groups lasts as long as a full one.
+        int sms = Profile.Multiprocessors;
+        long perWave = (long)sms * slots, waves = (groups + perWave - 1) / perWave;
+        double compute = waves * slots * macsPerGroup / smRate;
+
+        // Each tile's last group reads the tile's partials back, the last groups of different tiles on different SMs.
+        long tiles = groups / splits;
+        double partialBytes = (double)splits * m * n * sizeof(float), tileBytes = partialBytes / tiles;
+        double perSmBandwidth = (partialBytes <= L2Bytes ? L2BytesPerSecond : MemoryBytesPerSecond) / sms;
+        double reduce = splits > 1 ? (tiles + sms - 1) / sms * tileBytes / perSmBandwidth : 0;
         return LaunchSeconds + compute + reduce;
     }
 

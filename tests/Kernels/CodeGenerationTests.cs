@@ -17,11 +17,11 @@ public sealed class CodeGenerationTests
         var names = KernelCatalog.Named().Select(k => k.Name).ToHashSet();
         foreach (string expected in new[]
         {
-            "Gemm128", "Gemm64", "Gemm128SplitK", "GemmTf32_128x128", "GemmTf32_64x64SplitK", "ConvForwardTf32_128x64", "ConvWeightGradientTf32_64x128",
+            "Gemm128", "Gemm64", "GemmTf32_128x128", "GemmTf32_64x64", "ConvForwardTf32_128x64", "ConvWeightGradientTf32_64x128",
             "ConvInputGradient64", "Fp32Operands", "Tf32Operands", "Elementwise.BiasGradientKernel", "BatchNorm.TrainingForwardKernel", "BatchNorm.BackwardKernel",
             "ReluForwardOp", "ReluBackwardOp", "BiasAddOp", "FillOp", "Im2ColPlaneOp", "Col2ImPlaneOp", "ToBatchMajorPlaneOp", "ToChannelMajorPlaneOp",
             "MaxForwardOp", "MaxBackwardOp", "AverageForwardOp", "AverageBackwardOp", "InferenceOp", "SgdOp", "AdamOp",
-            "CheckFiniteOp", "DropoutOp", "GatherOp", "SplitReduceOp<MatrixOut>",
+            "CheckFiniteOp", "DropoutOp", "GatherOp",
         })
         {
             Assert.Contains(expected, names);
@@ -88,7 +88,7 @@ public sealed class CodeGenerationTests
             checkedKernels++;
         }
 
-        Assert.Equal(2 * 2 * 4, checkedKernels); // 2 tiles, with and without split-K, 4 forms
+        Assert.Equal(2 * 4, checkedKernels); // 2 tiles, 4 forms
     }
 
     /// <summary>
@@ -122,6 +122,6 @@ public sealed class CodeGenerationTests
             checkedKernels++;
         }
 
-        Assert.Equal(4 * 2 * 4, checkedKernels); // 4 tiles, with and without split-K, 4 forms
+        Assert.Equal(4 * 4, checkedKernels); // 4 tiles, 4 forms
     }
 }

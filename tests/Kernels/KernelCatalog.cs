@@ -5,8 +5,8 @@ namespace GpuNet.Tests.Kernels;
 
 /// <summary>
 /// Every kernel entry point in GpuNet.Kernels, closed over what GpuNet launches on CUDA: the item kernel over every item
-/// op (a generic op over every GEMM output), the CPU GEMM over its operand roundings, and every tiled GEMM kernel (fp32
-/// and tensor-core tiles) over every GEMM form and its split-K partial output.
+/// op, the CPU GEMM over its operand roundings, and every tiled GEMM kernel (fp32 and tensor-core tiles) over every GEMM
+/// form.
 /// </summary>
 public static class KernelCatalog
 {

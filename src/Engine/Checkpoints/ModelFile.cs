@@ -8,8 +8,11 @@ using BatchNorm = GpuNet.Engine.Layers.BatchNorm;
 
 namespace GpuNet.Engine.Checkpoints;
 
-/// <summary>What a model file holds besides the weights: the architecture, the preprocessing and the data set's name.</summary>
-public sealed record ModelFileInfo(ModelSpec Spec, Preprocessing Preprocessing, string Dataset, IReadOnlyDictionary<string, string> Metadata);
+/// <summary>
+/// What a model file holds besides the weights: the architecture, the preprocessing, the data set's name and the
+/// precision its GEMMs were trained in (what evaluating it uses too).
+/// </summary>
+public sealed record ModelFileInfo(ModelSpec Spec, Preprocessing Preprocessing, string Dataset, IReadOnlyDictionary<string, string> Metadata, GemmPrecision Precision = GemmPrecision.Fp32);
 
 /// <summary>
 /// A trained model as a safetensors file: parameters and BatchNorm buffers under PyTorch nn.Sequential names
@@ -25,6 +28,8 @@ public static class ModelFile
     public const string ConfigKey = "gpunet.config";
     /// <summary>The metadata key of the data set's name.</summary>
     public const string DatasetKey = "gpunet.dataset";
+    /// <summary>The metadata key of the GEMMs' precision (fp32 or tf32; fp32 when absent).</summary>
+    public const string PrecisionKey = "gpunet.precision";
     /// <summary>The tensor of the preprocessing's mean, (C, H, W).</summary>
     public const string MeanName = "preprocess.mean";
     /// <summary>The tensor of the preprocessing's per-channel 1 / std, (C).</summary>
@@ -80,6 +85,7 @@ public static class ModelFile
         if (config is not null)
         {
             metadata[ConfigKey] = JsonSerializer.Serialize(config, RunJson.Options);
+            metadata[PrecisionKey] = Choices.Name(config.Precision);
         }
 
         tensors.AddRange(extraTensors ?? []);
@@ -127,7 +133,15 @@ public static class ModelFile
         var mean = Expect(tensors, MeanName, [.. spec.InputShape.Select(d => (long)d)], path);
         var invStd = Expect(tensors, InvStdName, [spec.InputShape[0]], path);
         var normalization = metadata.GetValueOrDefault("gpunet.normalization") == "standard" ? Normalization.Standard : Normalization.None;
-        var info = new ModelFileInfo(spec, new Preprocessing(normalization, mean.ToFloats(), invStd.ToFloats()), metadata.GetValueOrDefault(DatasetKey) ?? "", metadata);
+        var precision = GemmPrecision.Fp32;
+        if (metadata.TryGetValue(PrecisionKey, out var precisionName))
+        {
+            precision = Choices.Of<GemmPrecision>().Contains(precisionName)
+                ? Choices.Parse<GemmPrecision>(precisionName)
+                : throw new CheckpointException($"{path}: '{PrecisionKey}' is '{precisionName}', not one of {string.Join(", ", Choices.Of<GemmPrecision>())}.");
+        }
+
+        var info = new ModelFileInfo(spec, new Preprocessing(normalization, mean.ToFloats(), invStd.ToFloats()), metadata.GetValueOrDefault(DatasetKey) ?? "", metadata, precision);
         return (info, tensors);
     }
 

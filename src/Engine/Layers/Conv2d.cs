@@ -13,6 +13,7 @@ public sealed class Conv2d : Layer
     private readonly Tensor<float> output, columns, scratch;
     private readonly Tensor<float>? dInput;
     private readonly Window window;
+    private readonly GemmPrecision precision;
     private TensorView<float> input;
 
     /// <summary>Builds a convolution of (C, H, W) samples to <paramref name="outChannels"/> channels with <paramref name="window"/>.</summary>
@@ -29,7 +30,8 @@ public sealed class Conv2d : Layer
         output = AllocateBatch(OutputShape);
         columns = Allocate<float>(new Shape(context.Kernels.Convolution.ColumnsWorkspace(batchInput, weightShape, window)));
         scratch = Allocate<float>(new Shape(context.Kernels.Convolution.ScratchWorkspace(batchInput, weightShape, window)));
-        context.Kernels.Convolution.Reserve(batchInput, weightShape, window);
+        precision = context.Precision;
+        context.Kernels.Convolution.Reserve(batchInput, weightShape, window, precision);
         dInput = context.NeedsInputGradient ? AllocateBatch(inputShape) : null;
     }
 
@@ -44,7 +46,7 @@ public sealed class Conv2d : Layer
     {
         this.input = input;
         var y = output.ViewFor(input.Shape[0]);
-        Kernels.Convolution.Forward(y, input, weight.Value.View, bias.Value.View, window, columns.View, scratch.View);
+        Kernels.Convolution.Forward(y, input, weight.Value.View, bias.Value.View, window, columns.View, scratch.View, precision);
         return y;
     }
 
@@ -53,7 +55,7 @@ public sealed class Conv2d : Layer
     {
         TensorView<float>? dx = dInput?.ViewFor(dOutput.Shape[0]);
         Kernels.Convolution.Backward(
-            dx, weight.Gradient.View, bias.Gradient.View, dOutput, input, weight.Value.View, window, columns.View, scratch.View);
+            dx, weight.Gradient.View, bias.Gradient.View, dOutput, input, weight.Value.View, window, columns.View, scratch.View, precision);
         return dx;
     }
 

@@ -62,7 +62,9 @@ public sealed class Parameter
 /// <param name="Seed">The model's seed, for random draws during training (dropout).</param>
 /// <param name="Index">The layer's index in its model.</param>
 /// <param name="Clock">The training step the model is in, shared by its layers.</param>
-public sealed record LayerContext(KernelLibrary Kernels, int BatchCapacity, bool NeedsInputGradient, Random Random, int Seed = 0, int Index = 0, StepClock? Clock = null);
+/// <param name="Precision">The arithmetic of the layer's GEMMs (fp32, or TF32 as tensor cores compute it).</param>
+public sealed record LayerContext(
+    KernelLibrary Kernels, int BatchCapacity, bool NeedsInputGradient, Random Random, int Seed = 0, int Index = 0, StepClock? Clock = null, GemmPrecision Precision = GemmPrecision.Fp32);
 
 /// <summary>The training step a model's next forward pass belongs to, and its rows' place in the global batch (random draws depend on both).</summary>
 public sealed class StepClock

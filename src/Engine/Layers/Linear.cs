@@ -25,6 +25,7 @@ public sealed class Linear : Layer
     private readonly Parameter weight, bias;
     private readonly Tensor<float> output;
     private readonly Tensor<float>? dInput;
+    private readonly GemmPrecision precision;
     private TensorView<float> input;
     private bool relu, maskInputGradient;
 
@@ -39,10 +40,11 @@ public sealed class Linear : Layer
         bias = AllocateParameter("bias", new Shape(outFeatures), b);
         output = AllocateBatch(OutputShape);
         dInput = context.NeedsInputGradient ? AllocateBatch(inputShape) : null;
+        precision = context.Precision;
         var gemm = context.Kernels.Gemm;
-        gemm.Reserve(context.BatchCapacity, outFeatures, inFeatures);
-        gemm.Reserve(outFeatures, inFeatures, context.BatchCapacity);
-        gemm.Reserve(context.BatchCapacity, inFeatures, outFeatures);
+        gemm.Reserve(context.BatchCapacity, outFeatures, inFeatures, precision);
+        gemm.Reserve(outFeatures, inFeatures, context.BatchCapacity, precision);
+        gemm.Reserve(context.BatchCapacity, inFeatures, outFeatures, precision);
     }
 
     /// <summary>Inputs per sample.</summary>
@@ -89,14 +91,14 @@ public sealed class Linear : Layer
         int batch = input.Shape[0];
         this.input = input.Reshape(new Shape(batch, InFeatures));
         var y = output.ViewFor(batch);
-        Kernels.Gemm.Multiply(y, this.input, Transpose.None, weight.Value.View, Transpose.Yes, epilogue: new GemmEpilogue(bias.Value.View, relu));
+        Kernels.Gemm.Multiply(y, this.input, Transpose.None, weight.Value.View, Transpose.Yes, epilogue: new GemmEpilogue(bias.Value.View, relu), precision: precision);
         return y;
     }
 
     /// <inheritdoc/>
     public override TensorView<float>? Backward(TensorView<float> dOutput)
     {
-        Kernels.Gemm.Multiply(weight.Gradient.View, dOutput, Transpose.Yes, input, Transpose.None, 1f, 1f);
+        Kernels.Gemm.Multiply(weight.Gradient.View, dOutput, Transpose.Yes, input, Transpose.None, 1f, 1f, precision: precision);
         Kernels.Elementwise.BiasGradient(bias.Gradient.View, dOutput);
         if (dInput is null)
         {
@@ -105,7 +107,7 @@ public sealed class Linear : Layer
 
         var dx = dInput.ViewFor(dOutput.Shape[0]);
         var dx2d = dx.Reshape(input.Shape);
-        Kernels.Gemm.Multiply(dx2d, dOutput, Transpose.None, weight.Value.View, Transpose.None, epilogue: new GemmEpilogue(Mask: maskInputGradient ? input : null));
+        Kernels.Gemm.Multiply(dx2d, dOutput, Transpose.None, weight.Value.View, Transpose.None, epilogue: new GemmEpilogue(Mask: maskInputGradient ? input : null), precision: precision);
         return dx;
     }
 

@@ -167,8 +167,11 @@ public sealed class Sequential : IDisposable
         arenaOffsets.Dispose();
     }
 
-    /// <summary>Builds a <see cref="Sequential"/> one layer at a time, tracking the shape.</summary>
-    public sealed class Builder(KernelLibrary kernels, Shape inputShape, int batchCapacity, Random random, int seed = 0)
+    /// <summary>
+    /// Builds a <see cref="Sequential"/> one layer at a time, tracking the shape; its layers' GEMMs compute in
+    /// <paramref name="precision"/>.
+    /// </summary>
+    public sealed class Builder(KernelLibrary kernels, Shape inputShape, int batchCapacity, Random random, int seed = 0, GemmPrecision precision = GemmPrecision.Fp32)
     {
         private readonly List<Layer> layers = [];
         private readonly Shape modelInput = inputShape;
@@ -183,7 +186,7 @@ public sealed class Sequential : IDisposable
             ArgumentNullException.ThrowIfNull(create);
             try
             {
-                var context = new LayerContext(kernels, batchCapacity, layers.Count > 0, random, seed, layers.Count, clock);
+                var context = new LayerContext(kernels, batchCapacity, layers.Count > 0, random, seed, layers.Count, clock, precision);
                 var layer = create(context, Shape);
                 layers.Add(layer);
                 Shape = layer.OutputShape;

@@ -78,10 +78,13 @@ public sealed record ModelSpec(string Model, int[] InputShape, int Classes, int[
         }
     }
 
-    /// <summary>Builds the model for batches of up to <paramref name="batchCapacity"/>, initialized from <paramref name="seed"/>.</summary>
-    public Sequential Build(KernelLibrary kernels, int batchCapacity, int seed)
+    /// <summary>
+    /// Builds the model for batches of up to <paramref name="batchCapacity"/>, initialized from <paramref name="seed"/>,
+    /// its GEMMs in <paramref name="precision"/>.
+    /// </summary>
+    public Sequential Build(KernelLibrary kernels, int batchCapacity, int seed, GemmPrecision precision = GemmPrecision.Fp32)
     {
-        var builder = new Sequential.Builder(kernels, new Shape(InputShape), batchCapacity, new Random(seed), seed);
+        var builder = new Sequential.Builder(kernels, new Shape(InputShape), batchCapacity, new Random(seed), seed, precision);
         foreach (var layer in Plan())
         {
             _ = layer.Kind switch

@@ -2,6 +2,7 @@ using GpuNet.Engine.Data;
 using GpuNet.Engine.Layers;
 using GpuNet.Engine.Models;
 using GpuNet.Engine.Optim;
+using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Runs;
 
@@ -109,6 +110,12 @@ public sealed record TrainConfig
     /// <summary>Seed of the initialization (and, plus one, of the data order).</summary>
     public int Seed { get; init; } = 42;
 
+    /// <summary>
+    /// The arithmetic of every GEMM (linear layers and convolutions, forward and backward): fp32, or tf32 (each operand
+    /// rounded to TF32 as tensor cores round it, fp32 sums: tensor cores on CUDA, the same numerics elsewhere).
+    /// </summary>
+    public GemmPrecision Precision { get; init; } = GemmPrecision.Fp32;
+
     /// <summary>Where to run.</summary>
     public AcceleratorKind Accelerator { get; init; } = AcceleratorKind.Auto;
 
@@ -156,6 +163,11 @@ public sealed record TrainConfig
         if (!Choices.Datasets.Contains(Dataset))
         {
             throw new ConfigurationException($"Unknown data set '{Dataset}'; known: {string.Join(", ", Choices.Datasets)}.");
+        }
+
+        if (!Enum.IsDefined(Precision))
+        {
+            throw new ConfigurationException($"Unknown precision '{Precision}'; known: {string.Join(", ", Choices.Of<GemmPrecision>())}.");
         }
 
         if (!Choices.Optimizers.Contains(Optimizer))

@@ -17,7 +17,7 @@ public static class Evaluation
         ArgumentNullException.ThrowIfNull(data);
         var kernels = device.Kernels;
         int capacity = Math.Min(batchSize, data.Test.Count);
-        using var model = info.Spec.Build(kernels, capacity, seed: 0);
+        using var model = info.Spec.Build(kernels, capacity, seed: 0, info.Precision);
         ModelFile.Apply(model, tensors, source);
         using var loss = new SoftmaxCrossEntropyLoss(kernels, capacity, data.Classes);
         using var batches = new BatchBuffers(kernels, data.SampleShape, capacity, info.Preprocessing);
@@ -45,7 +45,7 @@ public static class Evaluation
 
         var kernels = device.Kernels;
         int capacity = Math.Min(batchSize, count), classes = info.Spec.Classes;
-        using var model = info.Spec.Build(kernels, capacity, seed: 0);
+        using var model = info.Spec.Build(kernels, capacity, seed: 0, info.Precision);
         ModelFile.Apply(model, tensors, source);
         using var batches = new BatchBuffers(kernels, sample, capacity, info.Preprocessing);
         using var split = new DeviceSplit(kernels, new DataSplit(pixels, new int[count]), sample);

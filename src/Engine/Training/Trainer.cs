@@ -201,7 +201,7 @@ public sealed class TrainingSession : IDisposable
         Preprocessing = Preprocessing.FromTraining(data.Train, sample, config.Normalize);
         try
         {
-            Model = Own(Spec.Build(kernels, localBatch, config.Seed));
+            Model = Own(Spec.Build(kernels, localBatch, config.Seed, config.Precision));
             Loss = Own(new SoftmaxCrossEntropyLoss(kernels, localBatch, data.Classes));
             Optimizer = Own(CreateOptimizer(kernels, Model, config));
             Optimizer.Prepare(config.Steps);
@@ -295,10 +295,6 @@ public sealed class TrainingSession : IDisposable
         ModelFile.Apply(Model, tensors, path);
         Checkpoint.ApplyOptimizer(Optimizer, tensors, path);
         Sampler.Restore(saved.Epoch, saved.Offset);
-        if (saved.Epoch > 0)
-        {
-            Train.SetOrder(Sampler.Permutation);
-        }
 
         return saved;
     }
@@ -364,6 +360,7 @@ internal sealed class TrainingLoop
     private readonly DataParallel parallel;
     private long trainImages, appliedUpdates, launchesInSteps, waitsInSteps;
     private int skipped;
+    private (int Epoch, int Offset) samplerAfter;
 
     public TrainingLoop(TrainingSession session, TrainingState state, string outDir, ITrainingObserver? observer, TrainerOptions options, Stopwatch wall)
     {
@@ -402,6 +399,7 @@ internal sealed class TrainingLoop
             trainClock.Start();
             long launches = policy.Launches, waits = device.Reads.Count;
             session.Step.Run(step);
+            samplerAfter = session.Step.Orders.SamplerAfter(step);
             launchesInSteps += policy.Launches - launches;
             waitsInSteps += device.Reads.Count - waits;
             trainImages += config.BatchSize;
@@ -412,9 +410,10 @@ internal sealed class TrainingLoop
             bool checkpoint = stopping || step == config.Steps || (config.CheckpointEvery > 0 && step % config.CheckpointEvery == 0);
             // Progress reads are timed, so ranks would read at different steps: data-parallel runs read only where all do.
             bool progress = parallel.Size == 1 && options.ProgressReadInterval is { } interval && sinceRead.Elapsed >= interval;
-            if (evaluate || checkpoint || progress || step - monitor.AccountedThrough >= session.Step.RingSize)
+            if (evaluate || checkpoint || progress || step - monitor.AccountedThrough >= session.Step.ReadEvery)
             {
                 ReadDevice(step);
+                session.Step.PrepareOrders(step + 1);
             }
 
             trainClock.Stop();
@@ -488,8 +487,8 @@ internal sealed class TrainingLoop
     {
         Step = step,
         OptimizerSteps = appliedUpdates,
-        Epoch = session.Sampler.Epoch,
-        Offset = session.Sampler.Epoch == 0 ? 0 : session.Sampler.Offset,
+        Epoch = samplerAfter.Epoch,
+        Offset = samplerAfter.Offset,
         TrainLossSum = monitor.LossSum,
         TrainSamples = monitor.Samples,
         SkippedSteps = skipped,
@@ -533,6 +532,7 @@ internal sealed class TrainingLoop
             ["model"] = config.Model,
             ["dataset"] = session.Data.Name,
             ["accelerator"] = DeviceSelector.Describe(device.Info.Kind),
+            ["precision"] = Choices.Name(config.Precision),
             ["device_name"] = device.Info.Name,
             ["steps"] = config.Steps,
             ["final_test_accuracy"] = last.TestAccuracy,

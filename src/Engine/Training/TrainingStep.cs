@@ -1,5 +1,5 @@
 // One training step as the device receives it, with no wait for the device: gather the batch (a data-parallel rank's
-// slice of the global batch), forward, the fused softmax cross-entropy (its loss sum into the slot after the gradient
+// slice of the global batch, at the step's slot of the orders drawn at the last read point), forward, the fused softmax cross-entropy (its loss sum into the slot after the gradient
 // arena), backward into the gradient arena, the ranks' sum of gradients and loss (data parallel only), one non-finite
 // check over the arena and the loss (which also records the loss in this step's slot of a ring on the device), one
 // optimizer launch over the parameter arena that reads the check's verdict on the device. The host learns what
@@ -45,7 +45,7 @@ public sealed class TrainingStep : IDisposable
     private readonly Optimizer optimizer;
     private readonly BatchBuffers batches;
     private readonly DeviceSplit train;
-    private readonly EpochSampler sampler;
+    private readonly StepOrders orders;
     private readonly StepSettings settings;
     private readonly DataParallel parallel;
     private readonly DeviceReads reads;
@@ -73,20 +73,27 @@ public sealed class TrainingStep : IDisposable
         this.optimizer = optimizer;
         this.batches = batches;
         this.train = train;
-        this.sampler = sampler;
         this.settings = settings;
         this.parallel = parallel ?? DataParallel.OneProcess;
         this.reads = reads ?? new DeviceReads(kernels);
         int ringSize = settings.RingSize;
         RingSize = ringSize;
+        int globalBatch = settings.GlobalBatch > 0 ? settings.GlobalBatch : settings.BatchSize;
+        orders = new StepOrders(kernels, sampler, Math.Clamp(MaxOrderElements / globalBatch, 1, ringSize), globalBatch);
         Status = new Tensor<int>(kernels.Accelerator, new Shape(StepStatus.Length(model.NamedParameters.Count)));
         Losses = new Tensor<float>(kernels.Accelerator, new Shape(ringSize));
         Correct = new Tensor<int>(kernels.Accelerator, new Shape(ringSize));
         BadMarks = new Tensor<int>(kernels.Accelerator, new Shape(ringSize));
     }
 
+    /// <summary>Sample indices the device holds for the coming steps at most (4 MiB): a read point comes at least that often.</summary>
+    public const int MaxOrderElements = 1 << 20;
+
     /// <summary>Steps whose losses the device keeps between reads.</summary>
     public int RingSize { get; }
+
+    /// <summary>Steps the host may run between read points: the ring's, or fewer when the orders of that many would not fit <see cref="MaxOrderElements"/>.</summary>
+    public int ReadEvery => orders.Steps;
 
     /// <summary>The step status (see <see cref="StepStatus"/>).</summary>
     public Tensor<int> Status { get; }
@@ -101,14 +108,18 @@ public sealed class TrainingStep : IDisposable
     public Tensor<int> BadMarks { get; }
 
     /// <summary>Device memory held.</summary>
-    public long DeviceBytes => Status.SizeInBytes + Losses.SizeInBytes + Correct.SizeInBytes + BadMarks.SizeInBytes;
+    public long DeviceBytes => Status.SizeInBytes + Losses.SizeInBytes + Correct.SizeInBytes + BadMarks.SizeInBytes + orders.DeviceBytes;
+
+    /// <summary>The training order of the steps drawn at the last read point.</summary>
+    public StepOrders Orders => orders;
 
     /// <summary>The ring slot of step <paramref name="step"/>.</summary>
     public int Slot(int step) => (step - 1) % RingSize;
 
     /// <summary>
     /// Clears the status before the first step a run makes, recording <paramref name="appliedUpdates"/> updates made
-    /// before <paramref name="firstStep"/> (a resumed run's).
+    /// before <paramref name="firstStep"/> (a resumed run's), and draws the orders of the steps from
+    /// <paramref name="firstStep"/> on.
     /// </summary>
     public void Reset(int firstStep, long appliedUpdates)
     {
@@ -116,7 +127,14 @@ public sealed class TrainingStep : IDisposable
         status[StepStatus.AppliedBefore(firstStep)] = checked((int)appliedUpdates);
         Status.Upload(status);
         BadMarks.Upload(new int[RingSize]);
+        orders.Fill(firstStep);
     }
+
+    /// <summary>
+    /// Draws and uploads the orders of steps <paramref name="nextStep"/> .. nextStep + RingSize - 1. Call at a read
+    /// point, when every launched step has finished (their slots are then free).
+    /// </summary>
+    public void PrepareOrders(int nextStep) => orders.Fill(nextStep);
 
     /// <summary>The settings it runs with.</summary>
     public StepSettings Settings => settings;
@@ -124,14 +142,8 @@ public sealed class TrainingStep : IDisposable
     /// <summary>Enqueues step <paramref name="step"/>; waits for nothing.</summary>
     public void Run(int step)
     {
-        int offset = sampler.Next(out bool reshuffled);
-        if (reshuffled)
-        {
-            train.SetOrder(sampler.Permutation);
-        }
-
         var augmentation = new GatherAugmentation(settings.Flip, settings.CropPadding, settings.Seed, step, settings.FirstRow);
-        var (input, labels) = batches.Gather(train, offset + settings.FirstRow, settings.BatchSize, augmentation);
+        var (input, labels) = batches.Gather(train, orders.View, orders.OffsetOf(step) + settings.FirstRow, settings.BatchSize, augmentation);
         model.Step = step;
         model.FirstRow = settings.FirstRow;
         int slot = Slot(step);
@@ -155,6 +167,7 @@ public sealed class TrainingStep : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        orders.Dispose();
         Status.Dispose();
         Losses.Dispose();
         Correct.Dispose();
