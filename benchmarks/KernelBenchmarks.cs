@@ -6,15 +6,25 @@ using Device = GpuNet.Engine.Device;
 
 namespace GpuNet.Benchmarks;
 
-/// <summary>Times every kernel family at shapes of the MLP and VGG steps, each beside its yardstick from the same run.</summary>
-public sealed class KernelBenchmarks(Device device, bool quick, string? filter) : IDisposable
+/// <summary>
+/// Times every kernel family at shapes of the MLP and VGG steps, each beside its yardstick from the same run; GEMMs and
+/// convolutions in each of <paramref name="precisions"/> (a tf32 row's kernel name ends in "_tf32").
+/// </summary>
+public sealed class KernelBenchmarks(Device device, bool quick, string? filter, IReadOnlyList<GemmPrecision> precisions) : IDisposable
 {
+    /// <summary>
+    /// Quick mode (CI's run on 2 cores) times tf32 only below this many multiply-adds: the 128^3 square, the MLP's
+    /// shapes and the small convolution, not 256^3.
+    /// </summary>
+    private const long QuickTf32MultiplyAdds = 256L * 256 * 256;
+
     private readonly List<IDisposable> owned = [];
     private readonly Random random = new(1);
     private readonly int repeats = quick ? 3 : 10;
     private readonly bool cpu = device.Kernels.Policy.IsCpu;
     private readonly string accelerator = GpuNet.Engine.DeviceSelector.Describe(device.Info.Kind);
-    private CuBlas? cuBlas;
+    private readonly Dictionary<(int M, int N, int K), double> managedGemmMs = [];
+    private CuBlasYardstick? cuBlas;
     private bool cuBlasTried;
     private double? copyGbps;
 
@@ -28,7 +38,10 @@ public sealed class KernelBenchmarks(Device device, bool quick, string? filter) 
         int[] squares = quick ? [128, 256] : cpu ? [256, 512] : [256, 512, 1024, 4096];
         foreach (int size in squares)
         {
-            Gemm(size, size, size);
+            foreach (var precision in PrecisionsAt((long)size * size * size))
+            {
+                Gemm(size, size, size, precision);
+            }
         }
 
         // On a GPU every GEMM shape of the MLP, mlp-deep and VGG training steps (read from their launch plans; the
@@ -41,14 +54,20 @@ public sealed class KernelBenchmarks(Device device, bool quick, string? filter) 
                 : StepGemmShapes();
         foreach (var (m, n, k) in modelShapes)
         {
-            Gemm(m, n, k);
+            foreach (var precision in PrecisionsAt((long)m * n * k))
+            {
+                Gemm(m, n, k, precision);
+            }
         }
 
         // (N, C, H, W, Cout): VGG conv2 and conv4b at batch 32 (quick: narrow and small).
         var convs = quick ? new[] { (8, 8, 14, 14, 16) } : cpu ? new[] { (32, 8, 14, 14, 16), (32, 64, 14, 14, 128), (32, 256, 4, 4, 512) } : new[] { (32, 64, 14, 14, 128), (32, 256, 7, 7, 256), (32, 512, 4, 4, 512) };
         foreach (var (n, c, h, w, cout) in convs)
         {
-            Convolution(n, c, h, w, cout);
+            foreach (var precision in PrecisionsAt((long)n * h * w * cout * c * 9))
+            {
+                Convolution(n, c, h, w, cout, precision);
+            }
         }
 
         int elements = quick ? 1 << 16 : cpu ? 1 << 21 : 1 << 25;
@@ -67,7 +86,13 @@ public sealed class KernelBenchmarks(Device device, bool quick, string? filter) 
         }
     }
 
+    /// <summary>The name of a GEMM or convolution row in <paramref name="precision"/>: fp32 rows keep the plain name.</summary>
+    public static string RowName(string kernel, GemmPrecision precision) => precision == GemmPrecision.Tf32 ? kernel + "_tf32" : kernel;
+
     private bool Selected(string kernel) => filter is null || kernel.Contains(filter, StringComparison.OrdinalIgnoreCase);
+
+    private IEnumerable<GemmPrecision> PrecisionsAt(long multiplyAdds) =>
+        precisions.Where(p => !(quick && p == GemmPrecision.Tf32 && multiplyAdds >= QuickTf32MultiplyAdds));
 
     private TensorView<float> Random(params int[] dims)
     {
@@ -126,9 +151,10 @@ public sealed class KernelBenchmarks(Device device, bool quick, string? filter) 
         return bytes / (copyGbps * 1e6);
     }
 
-    private void Gemm(int m, int n, int k)
+    private void Gemm(int m, int n, int k, GemmPrecision precision)
     {
-        if (!Selected("gemm"))
+        string kernel = RowName("gemm", precision);
+        if (!Selected(kernel))
         {
             return;
         }
@@ -138,40 +164,49 @@ public sealed class KernelBenchmarks(Device device, bool quick, string? filter) 
         var c = Random(m, n);
         var t = Timer.Measure(repeats, () =>
         {
-            K.Gemm.Multiply(c, a, Transpose.None, b, Transpose.None);
+            K.Gemm.Multiply(c, a, Transpose.None, b, Transpose.None, precision: precision);
             device.Synchronize();
         });
         double? yardstick = null;
         if (cpu)
         {
-            var r = new Random(2);
-            float[] ha = Host(m * k, r), hb = Host(k * n, r), hc = new float[m * n];
-            yardstick = Timer.Measure(repeats, () => Managed.Gemm(ha, hb, hc, m, n, k)).MedianMs;
+            // The managed fp32 GEMM for both precisions (measured once per shape): a tf32 row's ratio includes what
+            // rounding its operands costs.
+            if (!managedGemmMs.TryGetValue((m, n, k), out double managedMs))
+            {
+                var r = new Random(2);
+                float[] ha = Host(m * k, r), hb = Host(k * n, r), hc = new float[m * n];
+                managedMs = managedGemmMs[(m, n, k)] = Timer.Measure(repeats, () => Managed.Gemm(ha, hb, hc, m, n, k)).MedianMs;
+            }
+
+            yardstick = managedMs;
         }
-        else if (CuBlasHandle() is { } blas)
+        else if (CuBlasHandle() is { } blas && blas.Has(precision))
         {
-            // Row-major C = A B is column-major C^T = B^T A^T.
             yardstick = Timer.Measure(repeats, () =>
             {
-                blas.Gemm(CuBlasOperation.NonTranspose, CuBlasOperation.NonTranspose, n, m, k, 1f, b.Data, n, a.Data, k, 0f, c.Data, n);
+                blas.Gemm(precision, c.Data, a.Data, b.Data, m, n, k);
                 device.Synchronize();
             }).MedianMs;
         }
 
-        Add("gemm", $"{m}x{n}x{k}", t, 2.0 * m * n * k, null, yardstick);
+        Add(kernel, $"{m}x{n}x{k}", t, 2.0 * m * n * k, null, yardstick);
     }
 
-    /// <summary>The distinct GEMM shapes of one training step of each model, in plan order.</summary>
+    /// <summary>The distinct GEMM shapes of one training step of each model, from its launch plans in both precisions, in plan order.</summary>
     private static (int M, int N, int K)[] StepGemmShapes()
     {
         var shapes = new List<(int, int, int)>();
         foreach (string model in new[] { "mlp", "mlp-deep", "vgg" })
         {
-            foreach (var record in LaunchPlan.Make(model, 1, 132).Launches)
+            foreach (var precision in Enum.GetValues<GemmPrecision>())
             {
-                if (record.Gemm is { } g && !shapes.Contains((g.M, g.N, g.K)))
+                foreach (var record in LaunchPlan.Make(model, 1, 132, precision).Launches)
                 {
-                    shapes.Add((g.M, g.N, g.K));
+                    if (record.Gemm is { } g && !shapes.Contains((g.M, g.N, g.K)))
+                    {
+                        shapes.Add((g.M, g.N, g.K));
+                    }
                 }
             }
         }
@@ -206,27 +241,21 @@ public sealed class KernelBenchmarks(Device device, bool quick, string? filter) 
         Console.WriteLine(FormattableString.Invariant($"{row}  {t.MedianMs * 1000 / launches:F1} us per launch"));
     }
 
-    private CuBlas? CuBlasHandle()
+    private CuBlasYardstick? CuBlasHandle()
     {
         if (!cuBlasTried && device.Accelerator is CudaAccelerator cuda)
         {
             cuBlasTried = true;
-            try
-            {
-                cuBlas = new CuBlas(cuda) { PointerMode = CuBlasPointerMode.Host };
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                Console.WriteLine($"cuBLAS unavailable ({e.GetType().Name}: {e.Message}); GEMM rows have no yardstick");
-            }
+            cuBlas = CuBlasYardstick.TryCreate(cuda);
         }
 
         return cuBlas;
     }
 
-    private void Convolution(int n, int c, int h, int w, int cout)
+    private void Convolution(int n, int c, int h, int w, int cout, GemmPrecision precision)
     {
-        if (!Selected("conv"))
+        string forwardName = RowName("conv_forward", precision), backwardName = RowName("conv_backward", precision);
+        if (!Selected(forwardName) && !Selected(backwardName))
         {
             return;
         }
@@ -245,34 +274,36 @@ public sealed class KernelBenchmarks(Device device, bool quick, string? filter) 
         string shape = $"{n}x{c}x{h}x{w}->{cout}";
         var forward = Timer.Measure(repeats, () =>
         {
-            K.Convolution.Forward(output, input, weight, bias, window, columns, scratch);
+            K.Convolution.Forward(output, input, weight, bias, window, columns, scratch, precision);
             device.Synchronize();
         });
         double? yardstick = null;
         if (cpu)
         {
+            // The managed fp32 convolution for both precisions, as for the GEMM rows.
             var r = new Random(3);
             float[] hx = Host(input.Length, r), hw = Host(weight.Length, r), hcols = new float[columns.Length], hprod = new float[scratch.Length];
             yardstick = Timer.Measure(repeats, () => Managed.Conv(hx, hw, hcols, hprod, n, c, h, w, cout, 3, 1, 1)).MedianMs;
         }
-        else if (CuBlasHandle() is { } blas)
+        else if (CuBlasHandle() is { } blas && blas.Has(precision))
         {
-            // cuBLAS for the convolution's GEMM alone (our im2col and layout copies included on our side).
+            // cuBLAS for the convolution's GEMM alone, weight (cout, ckk) times columns (ckk, np) (our im2col and
+            // layout copies included on our side).
             int ckk = c * 9, np = n * h * w;
             yardstick = Timer.Measure(repeats, () =>
             {
-                blas.Gemm(CuBlasOperation.NonTranspose, CuBlasOperation.NonTranspose, np, cout, ckk, 1f, columns.Data, np, weight.Data, ckk, 0f, scratch.Data, np);
+                blas.Gemm(precision, scratch.Data, weight.Data, columns.Data, cout, np, ckk);
                 device.Synchronize();
             }).MedianMs;
         }
 
-        Add("conv_forward", shape, forward, flops, null, yardstick);
+        Add(forwardName, shape, forward, flops, null, yardstick);
         var backward = Timer.Measure(repeats, () =>
         {
-            K.Convolution.Backward(dInput, dWeight, dBias, output, input, weight, window, columns, scratch);
+            K.Convolution.Backward(dInput, dWeight, dBias, output, input, weight, window, columns, scratch, precision);
             device.Synchronize();
         });
-        Add("conv_backward", shape, backward, 2 * flops, null, null);
+        Add(backwardName, shape, backward, 2 * flops, null, null);
     }
 
     private void Relu(int length)

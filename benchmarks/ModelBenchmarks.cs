@@ -10,23 +10,30 @@ namespace GpuNet.Benchmarks;
 
 /// <summary>
 /// Images/s of a full training step (gather, forward, loss, backward, check, update) of each model with its default
-/// batch, on synthetic data, with the step's kernel launches and blocking host waits counted.
+/// batch, on synthetic data, with the step's kernel launches and blocking host waits counted, in each precision (a tf32
+/// step's row is named "step_MODEL_tf32").
 /// </summary>
 public static class ModelBenchmarks
 {
-    public static IEnumerable<BenchRow> Run(Device device, bool quick, string? filter)
+    public static IEnumerable<BenchRow> Run(Device device, bool quick, string? filter, IReadOnlyList<GemmPrecision> precisions)
     {
         var models = new (string Name, double Width)[] { ("mlp", 1), ("mlp-deep", 1), ("vgg", 0.125), ("vgg", 1) };
         foreach (var (name, width) in models)
         {
             string label = width == 1 ? name : string.Create(CultureInfo.InvariantCulture, $"{name}-w{width}");
-            if (filter is not null && !$"step_{label}".Contains(filter, StringComparison.OrdinalIgnoreCase))
+            foreach (var precision in precisions)
             {
-                continue;
-            }
+                // Quick mode on the CPU accelerator (CI) times the full-width VGG step, seconds there, in fp32 only.
+                bool slow = device.Kernels.Policy.IsCpu && label == "vgg";
+                string kernel = KernelBenchmarks.RowName($"step_{label}", precision);
+                if ((filter is not null && !kernel.Contains(filter, StringComparison.OrdinalIgnoreCase)) || (quick && slow && precision == GemmPrecision.Tf32))
+                {
+                    continue;
+                }
 
-            var config = TrainConfig.DefaultsFor(name) with { Width = width };
-            yield return Step(device, config, label, quick || (device.Kernels.Policy.IsCpu && label == "vgg") ? 2 : 20);
+                var config = TrainConfig.DefaultsFor(name) with { Width = width, Precision = precision };
+                yield return Step(device, config, kernel, quick || slow ? 2 : 20);
+            }
         }
     }
 
@@ -44,7 +51,7 @@ public static class ModelBenchmarks
         return new Dataset("synthetic", new Shape(1, 28, 28), Enumerable.Range(0, 10).Select(i => $"class {i}").ToArray(), Split(), Split());
     }
 
-    private static BenchRow Step(Device device, TrainConfig config, string label, int repeats)
+    private static BenchRow Step(Device device, TrainConfig config, string kernel, int repeats)
     {
         // Steps far beyond the benchmark's, so the step number never outruns what the optimizer was prepared for.
         config = config with { Steps = 1_000_000, EvalEvery = 1_000_000 };
@@ -64,7 +71,7 @@ public static class ModelBenchmarks
             }
         });
         double imagesPerSecond = config.BatchSize / (t.MedianMs / 1e3);
-        var row = new BenchRow($"step_{label}", $"batch{config.BatchSize}", DeviceSelector.Describe(device.Info.Kind), t.MedianMs, t.MinMs, t.MaxMs, null, null, null, launchesPerStep, waitsPerStep);
+        var row = new BenchRow(kernel, $"batch{config.BatchSize}", DeviceSelector.Describe(device.Info.Kind), t.MedianMs, t.MinMs, t.MaxMs, null, null, null, launchesPerStep, waitsPerStep);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{row}  {imagesPerSecond:F0} images/s"));
         return row;
     }

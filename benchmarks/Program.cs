@@ -1,5 +1,7 @@
 using System.Globalization;
 using GpuNet.Engine;
+using GpuNet.Engine.Runs;
+using GpuNet.Kernels;
 using Device = GpuNet.Engine.Device;
 
 namespace GpuNet.Benchmarks;
@@ -8,15 +10,19 @@ namespace GpuNet.Benchmarks;
 /// Kernel microbenchmarks and model step benchmarks. Every kernel is warmed up, then timed over repeated runs with
 /// the device synchronized; each row prints its median, min and max, its GFLOP/s or GB/s and its ratio to a
 /// yardstick measured in the same run (cuBLAS or a device copy on CUDA, managed Vector&lt;float&gt; code on the CPU).
+/// GEMMs, convolutions and model steps run in fp32 and in TF32 (rows named "..._tf32", against cuBLAS in its TF32
+/// tensor-op mode on CUDA) unless --precision picks one.
 /// </summary>
 public static class Program
 {
     private const string Usage =
         "usage: dotnet run --project benchmarks -c Release -- [--accelerator auto|cuda|opencl|cpu] [--filter TEXT] [--quick] [--out DIR]\n" +
+        "            [--precision fp32|tf32]   GEMM, convolution and model-step rows in that precision only (default: both)\n" +
         "       [--profile mlp|mlp-deep|vgg [--width F]]   per-layer forward/backward times of one model\n" +
         "       [--plan mlp|mlp-deep|vgg [--width F] [--sms 132] [--precision fp32|tf32] [--at-step N]]   every launch of step N (default 1)\n" +
         "            of a run on a CUDA GPU with that many SMs (no GPU needed)\n" +
-        "       [--scaling N [--model mlp]]   images/s of a training step in one process and in N ranks under mpirun";
+        "       [--scaling N [--model mlp]]   images/s of a training step in one process and in N ranks under mpirun\n" +
+        "       [--ptx DIR]   every kernel's sm_90 PTX, one file per kernel (no GPU needed)";
 
     public static int Main(string[] args)
     {
@@ -27,11 +33,11 @@ public static class Program
 
         var kind = AcceleratorKind.Auto;
         bool quick = false;
-        string? filter = null, outDir = null, profile = null, plan = null;
+        string? filter = null, outDir = null, profile = null, plan = null, ptxDir = null;
         string scalingModel = "mlp";
         double width = 1;
         int sms = 132, scaling = 0, atStep = 1;
-        var precision = GpuNet.Kernels.GemmPrecision.Fp32;
+        GemmPrecision? precision = null;
         for (int i = 0; i < args.Length; i++)
         {
             string? Value() => i + 1 < args.Length ? args[++i] : null;
@@ -52,6 +58,9 @@ public static class Program
                 case "--plan":
                     plan = Value();
                     break;
+                case "--ptx" when Value() is { Length: > 0 } directory:
+                    ptxDir = directory;
+                    break;
                 case "--scaling" when int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 1:
                     scaling = n;
                     break;
@@ -65,7 +74,7 @@ public static class Program
                     atStep = n;
                     break;
                 case "--precision" when Value() is "fp32" or "tf32":
-                    precision = args[i] == "tf32" ? GpuNet.Kernels.GemmPrecision.Tf32 : GpuNet.Kernels.GemmPrecision.Fp32;
+                    precision = Choices.Parse<GemmPrecision>(args[i]);
                     break;
                 case "--width" when double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out double w) && w > 0:
                     width = w;
@@ -80,9 +89,14 @@ public static class Program
 
         try
         {
+            if (ptxDir is not null)
+            {
+                return PtxDump.Run(ptxDir, Console.Out);
+            }
+
             if (plan is not null)
             {
-                return LaunchPlan.Run(plan, width, sms, precision, atStep, Console.Out);
+                return LaunchPlan.Run(plan, width, sms, precision ?? GemmPrecision.Fp32, atStep, Console.Out);
             }
 
             if (scaling > 0)
@@ -106,14 +120,15 @@ public static class Program
                 return 0;
             }
 
+            GemmPrecision[] precisions = precision is { } only ? [only] : Enum.GetValues<GemmPrecision>();
             var rows = new List<BenchRow>();
-            using (var kernels = new KernelBenchmarks(device, quick, filter))
+            using (var kernels = new KernelBenchmarks(device, quick, filter, precisions))
             {
                 kernels.RunAll();
                 rows.AddRange(kernels.Rows);
             }
 
-            rows.AddRange(ModelBenchmarks.Run(device, quick, filter));
+            rows.AddRange(ModelBenchmarks.Run(device, quick, filter, precisions));
             if (outDir is not null)
             {
                 BenchFiles.Write(outDir, rows, $"{accelerator} ({device.Info.Name})");

@@ -1,8 +1,94 @@
 using System.Numerics;
+using GpuNet.Kernels;
+using ILGPU;
+using ILGPU.Runtime.Cuda;
 
 namespace GpuNet.Benchmarks;
 
-/// <summary>Managed CPU implementations of the same ops (Parallel.For + Vector&lt;float&gt;): the CPU accelerator's yardstick.</summary>
+/// <summary>
+/// cuBLAS SGEMM, the CUDA yardstick of the GEMM and convolution rows, in the row's precision: fp32 rows against cuBLAS
+/// in CUBLAS_DEFAULT_MATH (fp32 FMAs), tf32 rows against cuBLAS in CUBLAS_TF32_TENSOR_OP_MATH (operands rounded to TF32,
+/// tensor cores, fp32 accumulation). Two handles, one per math mode, set once when they are made: no timed call
+/// depends on a mode some other call left behind. The mode is set by cublasSetMathMode through ILGPU.Algorithms'
+/// P/Invoke binding (<see cref="CuBlas{T}.MathMode"/>), so it reaches the very library the handle came from; its
+/// <see cref="CuBlasMathMode"/> enum has no member for the TF32 mode, so the C enum's values are cast.
+/// </summary>
+public sealed class CuBlasYardstick : IDisposable
+{
+    /// <summary>CUBLAS_DEFAULT_MATH: fp32 arithmetic (unless NVIDIA_TF32_OVERRIDE=1 is set in the environment).</summary>
+    private const CuBlasMathMode DefaultMath = 0;
+
+    /// <summary>CUBLAS_TF32_TENSOR_OP_MATH (cublas_api.h, CUDA 11 and later).</summary>
+    private const CuBlasMathMode Tf32TensorOpMath = (CuBlasMathMode)3;
+
+    private readonly CuBlas fp32;
+    private readonly CuBlas? tf32;
+
+    private CuBlasYardstick(CuBlas fp32, CuBlas? tf32)
+    {
+        this.fp32 = fp32;
+        this.tf32 = tf32;
+    }
+
+    /// <summary>
+    /// Both handles on <paramref name="accelerator"/>, or null when cuBLAS cannot be loaded; without the TF32 mode (a
+    /// cuBLAS before CUDA 11) only the fp32 handle. Says on the console what is missing.
+    /// </summary>
+    public static CuBlasYardstick? TryCreate(CudaAccelerator accelerator)
+    {
+        CuBlas fp32;
+        try
+        {
+            fp32 = new CuBlas(accelerator) { PointerMode = CuBlasPointerMode.Host, MathMode = DefaultMath };
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Console.WriteLine($"cuBLAS unavailable ({e.GetType().Name}: {e.Message}); GEMM rows have no yardstick");
+            return null;
+        }
+
+        CuBlas? tf32 = null;
+        try
+        {
+            tf32 = new CuBlas(accelerator) { PointerMode = CuBlasPointerMode.Host };
+            tf32.MathMode = Tf32TensorOpMath;
+            Console.WriteLine($"cuBLAS yardsticks: fp32 rows in math mode {(int)fp32.MathMode} (CUBLAS_DEFAULT_MATH), tf32 rows in math mode {(int)tf32.MathMode} (CUBLAS_TF32_TENSOR_OP_MATH)");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            tf32?.Dispose();
+            tf32 = null;
+            Console.WriteLine($"cuBLAS TF32 math mode unavailable ({e.GetType().Name}: {e.Message}); tf32 rows have no yardstick");
+        }
+
+        return new CuBlasYardstick(fp32, tf32);
+    }
+
+    /// <summary>Whether rows of <paramref name="precision"/> have a yardstick.</summary>
+    public bool Has(GemmPrecision precision) => precision == GemmPrecision.Fp32 || tf32 is not null;
+
+    /// <summary>
+    /// Row-major c (m, n) = a (m, k) b (k, n) in <paramref name="precision"/>, as column-major c^T = b^T a^T (one
+    /// cublasSgemm; the caller synchronizes).
+    /// </summary>
+    public void Gemm(GemmPrecision precision, ArrayView<float> c, ArrayView<float> a, ArrayView<float> b, int m, int n, int k)
+    {
+        var blas = precision == GemmPrecision.Tf32 ? tf32 ?? throw new InvalidOperationException("cuBLAS has no TF32 math mode here.") : fp32;
+        blas.Gemm(CuBlasOperation.NonTranspose, CuBlasOperation.NonTranspose, n, m, k, 1f, b, n, a, k, 0f, c, n);
+    }
+
+    public void Dispose()
+    {
+        fp32.Dispose();
+        tf32?.Dispose();
+    }
+}
+
+/// <summary>
+/// Managed CPU implementations of the same ops (Parallel.For + Vector&lt;float&gt;): the CPU accelerator's yardstick. There
+/// is no TF32 managed GEMM: tf32 rows on the CPU accelerator are timed against the same fp32 GEMM, so the cost of
+/// rounding every operand to TF32 is part of what their ratio measures.
+/// </summary>
 public static class Managed
 {
     /// <summary>C (m, n) = A (m, k) B (k, n), rows in parallel, Vector&lt;float&gt; over columns.</summary>

@@ -36,9 +36,8 @@ public sealed class CodeGenerationTests
             context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null);
         var failures = new List<string>();
         int compiled = 0;
-        foreach (var method in KernelCatalog.All())
+        foreach (var (name, method) in KernelCatalog.Named())
         {
-            string name = method.IsGenericMethod ? $"{method.Name}<{string.Join(", ", method.GetGenericArguments().Select(t => t.Name))}>" : $"{method.DeclaringType!.Name}.{method.Name}";
             try
             {
                 var kernel = backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), KernelSpecialization.Empty);
