@@ -3,8 +3,9 @@
 
 The same architectures and batch sizes as GpuNet's defaults (mlp: 784-100-10, SGD, batch 200; mlp-deep:
 512-512-256-128-64, Adam, batch 400; vgg: the reference ConvNet, Adam, batch 32, at width 1 and 0.125), on 1x28x28
-inputs, fp32 with TF32 off and with TF32 on. Writes a JSON object {model: {"fp32": images/s, "tf32": images/s}}.
-usage: torch_reference.py [--out FILE] [--dry]   (--dry: CPU, few steps)
+inputs, fp32 tensors with TF32 off (the default here) or, with --tf32, on for matmuls and cuDNN convolutions.
+Writes a JSON object {"tf32": bool, model: images/s, ...}.
+usage: torch_reference.py [--out FILE] [--tf32] [--dry]   (--dry: CPU, few steps)
 """
 import argparse
 import json
@@ -72,20 +73,23 @@ def images_per_second(name, device, steps, warmup):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="torch.json")
+    parser.add_argument("--tf32", action="store_true", help="let matmuls and cuDNN convolutions use TF32 tensor cores")
     parser.add_argument("--dry", action="store_true")
     args = parser.parse_args()
+    # Set both ways explicitly: PyTorch's defaults have changed between versions (cuDNN's is on, matmul's off).
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
+    print(f"TF32 {'on' if args.tf32 else 'off'}: torch.backends.cuda.matmul.allow_tf32 = {torch.backends.cuda.matmul.allow_tf32}, "
+          f"torch.backends.cudnn.allow_tf32 = {torch.backends.cudnn.allow_tf32}", flush=True)
     device = torch.device("cuda" if torch.cuda.is_available() and not args.dry else "cpu")
     steps, warmup = (2, 1) if args.dry else (100, 10)
-    results = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "torch": torch.__version__}
+    mode = "tf32" if args.tf32 else "fp32"
+    results = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "torch": torch.__version__, "tf32": args.tf32}
     for name in MODELS:
         if args.dry and name == "vgg":
             continue
-        results[name] = {}
-        for mode, tf32 in (("fp32", False), ("tf32", True)):
-            torch.backends.cuda.matmul.allow_tf32 = tf32
-            torch.backends.cudnn.allow_tf32 = tf32
-            results[name][mode] = images_per_second(name, device, steps, warmup)
-            print(f"{name} {mode}: {results[name][mode]:.0f} images/s", flush=True)
+        results[name] = images_per_second(name, device, steps, warmup)
+        print(f"{name} {mode}: {results[name]:.0f} images/s", flush=True)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)
 
