@@ -239,6 +239,7 @@ public sealed class LaunchPolicy
     private static readonly GemmKernelKind[] TensorKinds = [GemmKernelKind.Tensor128x128, GemmKernelKind.Tensor128x64, GemmKernelKind.Tensor64x128, GemmKernelKind.Tensor64x64];
     private static readonly GemmKernelKind[] SimtKinds = [GemmKernelKind.Simt128, GemmKernelKind.Simt64];
     private readonly Dictionary<(int, int, int, GemmPrecision, long), GemmPlan> plans = [];
+    private GemmKernelKind[]? onlyKinds;
 
     /// <summary>The most parts a GEMM's K is split into.</summary>
     internal const int MaxSplits = 64;
@@ -260,8 +261,8 @@ public sealed class LaunchPolicy
     /// How a GPU runs C (M, N) = A (M, K) B (K, N) in <paramref name="precision"/>: of the kernels for that precision
     /// (fp32: 128 x 128 and 64 x 64; TF32: tensor-core tiles 128 x 128, 128 x 64, 64 x 128, 64 x 64) and of the ways to
     /// split K (parts of at least <see cref="MinKPerSplit"/>, at most <paramref name="workspaceLimit"/> partial elements,
-    /// summed in a fixed order by each tile's last group), the one of least estimated time, or of those within
-    /// <see cref="PlanTolerance"/> of it the one that keeps the most SM slots busy. An SM holds as many groups as its
+    /// summed in a fixed order by each tile's last group): of the plans within <see cref="PlanTolerance"/> of the least
+    /// estimated time and within a quarter of the least padded area of C, the one that keeps the most SM slots busy. An SM holds as many groups as its
     /// threads, registers and shared memory allow, and runs them in waves at a rate that grows with the warps it holds
     /// up to a full SM's; a wave lasts as long as its busiest SM takes, so the last wave's idle slots cost time. A split's
     /// partial tiles are written and read back by the tiles' last groups, from L2 while they fit it. Kernel
@@ -278,19 +279,20 @@ public sealed class LaunchPolicy
             }
         }
 
-        // Two passes over the same candidates: the least estimated time, then, of the plans within PlanTolerance of it,
-        // the one whose waves keep the most SM slots busy (then the faster, then the one computing less padding).
-        double fastest = double.PositiveInfinity;
+        // Three passes over the same candidates: the least estimated time; of the plans within PlanTolerance of it, the
+        // least padded area of C (a tile mostly past the edge of a skinny C is work thrown away); of those within a
+        // quarter of that, the one whose waves keep the most SM slots busy, then the faster.
+        double fastest = double.PositiveInfinity, leastArea = double.PositiveInfinity;
         GemmPlan best = default;
         double bestSeconds = double.PositiveInfinity, bestEfficiency = -1;
-        long bestPadded = long.MaxValue;
-        for (int pass = 0; pass < 2; pass++)
+        for (int pass = 0; pass < 3; pass++)
         {
-            foreach (var kind in precision == GemmPrecision.Tf32 ? TensorKinds : SimtKinds)
+            foreach (var kind in Candidates(precision))
             {
                 var (tileM, tileN) = GemmKernelKinds.Tile(kind);
                 int step = GemmKernelKinds.StepK(kind), slots = BlocksPerSm(kind);
                 long tiles = (long)((m + tileM - 1) / tileM) * ((n + tileN - 1) / tileN);
+                double area = (double)tiles * tileM * tileN;
                 int maxSplits = (long)m * n * k < MinSplitWork ? 1 : Math.Clamp(k / MinKPerSplit, 1, MaxSplits);
                 for (int wanted = 1; wanted <= maxSplits; wanted++)
                 {
@@ -308,17 +310,25 @@ public sealed class LaunchPolicy
                         continue;
                     }
 
+                    if (seconds > fastest * (1 + PlanTolerance))
+                    {
+                        continue;
+                    }
+
+                    if (pass == 1)
+                    {
+                        leastArea = Math.Min(leastArea, area);
+                        continue;
+                    }
+
                     var plan = new GemmPlan(kind, splits, splits == 1 ? Math.Max(k, 1) : perSplit, slots);
                     double efficiency = plan.Shape(m, n, k).WaveEfficiency(Profile.Multiprocessors);
-                    long padded = tiles * tileM * tileN;
-                    bool better = efficiency > bestEfficiency + 1e-9
-                        || (efficiency > bestEfficiency - 1e-9 && (seconds < bestSeconds * (1 - 1e-6) || (seconds <= bestSeconds * (1 + 1e-6) && padded < bestPadded)));
-                    if (seconds <= fastest * (1 + PlanTolerance) && better)
+                    bool better = efficiency > bestEfficiency + 1e-9 || (efficiency > bestEfficiency - 1e-9 && seconds < bestSeconds);
+                    if (area <= 1.25 * leastArea && better)
                     {
                         best = plan;
                         bestSeconds = seconds;
                         bestEfficiency = efficiency;
-                        bestPadded = padded;
                     }
                 }
             }
@@ -330,6 +340,39 @@ public sealed class LaunchPolicy
         }
 
         return best;
+    }
+
+    /// <summary>
+    /// Until the result is disposed, plans choose only among <paramref name="kinds"/> (those of a precision that has none
+    /// among them choose as usual): tests pin a kernel to cover it whatever the cost model prefers, and keep the kernels
+    /// an OpenCL device compiles few. The caller holds the accelerator's gate for the scope.
+    /// </summary>
+    internal IDisposable OnlyKernels(params GemmKernelKind[] kinds)
+    {
+        var before = onlyKinds;
+        Reset(kinds);
+        return new Restore(() => Reset(before));
+
+        void Reset(GemmKernelKind[]? to)
+        {
+            lock (plans)
+            {
+                onlyKinds = to;
+                plans.Clear();
+            }
+        }
+    }
+
+    private GemmKernelKind[] Candidates(GemmPrecision precision)
+    {
+        var all = precision == GemmPrecision.Tf32 ? TensorKinds : SimtKinds;
+        var only = onlyKinds is { } pinned ? all.Where(pinned.Contains).ToArray() : [];
+        return only.Length > 0 ? only : all;
+    }
+
+    private sealed class Restore(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
     }
 
     /// <summary>Groups of <paramref name="kind"/> one multiprocessor holds at once: by threads, registers and shared memory.</summary>
@@ -344,17 +387,16 @@ public sealed class LaunchPolicy
 
     private double EstimateSeconds(GemmKernelKind kind, long groups, int slots, double macsPerGroup, int m, int n, int splits)
     {
-        double efficiency = kind switch
-        {
-            GemmKernelKind.Simt128 or GemmKernelKind.Tensor128x128 => 0.75,
-            _ => 0.65,
-        };
-        double smRate = (GemmKernelKinds.IsTensorCore(kind) ? TensorMacsPerSmSecond : SimtMacsPerSmSecond) * efficiency;
+        // Smaller tiles reuse less of what they load: assumed to reach 0.65 of the peak where SMs are full, against 0.75
+        // for 128 x 128. A wave that leaves SMs short of groups is bound by latency, not by loads: any tile at 0.75.
+        double peak = GemmKernelKinds.IsTensorCore(kind) ? TensorMacsPerSmSecond : SimtMacsPerSmSecond;
+        double loaded = peak * (kind is GemmKernelKind.Simt128 or GemmKernelKind.Tensor128x128 ? 0.75 : 0.65), latency = peak * 0.75;
+
         // A wave of `slots` groups per SM: a group runs at 1 / slots of the SM, alone or not (an SM's rate grows with the
         // warps it holds), so a wave short of groups lasts as long as a full one.
         int sms = Profile.Multiprocessors;
-        long perWave = (long)sms * slots, waves = (groups + perWave - 1) / perWave;
-        double compute = waves * slots * macsPerGroup / smRate;
+        long perWave = (long)sms * slots, fullWaves = groups / perWave;
+        double compute = (fullWaves * slots * macsPerGroup / loaded) + (groups % perWave > 0 ? slots * macsPerGroup / latency : 0);
 
         // Each tile's last group reads the tile's partials back, the last groups of different tiles on different SMs.
         long tiles = groups / splits;

@@ -59,6 +59,126 @@ public sealed class ConvolutionTests
         }
     });
 
+    // TF32 cases: the VGG's 3x3/1/1, strides 2 with and without padding, a 1x1 kernel, and one each of the three GEMMs
+    // long enough in K to be split on a 132-SM GPU (the OpenCL device is launched as one).
+    private static readonly (int N, int C, int H, int W, int Cout, int K, int S, int P)[] Tf32Cases =
+    [
+        (2, 3, 9, 9, 5, 3, 1, 1), (3, 4, 8, 7, 6, 3, 2, 1), (2, 5, 7, 7, 3, 3, 2, 0), (2, 6, 5, 5, 4, 1, 1, 0), (8, 64, 8, 8, 16, 3, 1, 1),
+        (32, 16, 14, 14, 8, 3, 1, 1),
+    ];
+
+    /// <summary>
+    /// The convolution's three GEMMs in TF32 (forward, dWeight, dInput) against a double reference of what they compute:
+    /// each GEMM operand (weight, input, dOutput) rounded to TF32, products exact, fp32 sums; the tolerance of each
+    /// element is the TF32 GEMM tests' (4 u √(Σ partial sums²) + 2 u |value|), tight enough that unrounded operands fail
+    /// (checked). The bias gradient is no GEMM: plain fp32.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void Tf32PassesMatchTheTf32Reference(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    {
+        using var pinned = Support.Accelerators.PinTensorTile(library);
+        var random = new Random(17);
+        foreach (var (n, c, h, w, cout, k, s, p) in Tf32Cases)
+        {
+            string what = $"TF32 conv N{n} C{c} {h}x{w} -> {cout}, k{k} s{s} p{p} on {accelerator}";
+            var window = new Window(k, s, p);
+            var inputShape = new Shape(n, c, h, w);
+            var weightShape = new Shape(cout, c, k, k);
+            var outputShape = Convolution.OutputShape(inputShape, weightShape, window);
+            library.Convolution.Reserve(inputShape, weightShape, window, GemmPrecision.Tf32);
+            float[] x = Numerics.Normal(random, inputShape.Length), wt = Numerics.Normal(random, weightShape.Length);
+            float[] b = Numerics.Normal(random, cout), r = Numerics.Normal(random, outputShape.Length);
+            float[] dWeight0 = Numerics.Normal(random, weightShape.Length), dBias0 = Numerics.Normal(random, cout);
+            var input = buffers.Upload(x, n, c, h, w);
+            var weight = buffers.Upload(wt, cout, c, k, k);
+            var output = buffers.Garbage(outputShape[0], outputShape[1], outputShape[2], outputShape[3]);
+            var columns = buffers.Garbage(library.Convolution.ColumnsWorkspace(inputShape, weightShape, window) + 1);
+            var scratch = buffers.Garbage(library.Convolution.ScratchWorkspace(inputShape, weightShape, window) + 1);
+            library.Convolution.Forward(output, input, weight, buffers.Upload(b, cout), window, columns, scratch, GemmPrecision.Tf32);
+            var dWeight = buffers.Upload(dWeight0, cout, c, k, k);
+            var dBias = buffers.Upload(dBias0, cout);
+            var dInput = buffers.Garbage(n, c, h, w);
+            var dOutput = buffers.Upload(r, outputShape[0], outputShape[1], outputShape[2], outputShape[3]);
+            library.Convolution.Backward(dInput, dWeight, dBias, dOutput, input, weight, window, columns, scratch, GemmPrecision.Tf32);
+
+            var rounded = Tf32Reference(x, wt, b, r, dWeight0, n, c, h, w, cout, k, s, p, round: true);
+            var plain = Tf32Reference(x, wt, b, r, dWeight0, n, c, h, w, cout, k, s, p, round: false);
+            Tf32GemmTests.AssertWithin(rounded.Output.Value, rounded.Output.Tolerance, buffers.Read(output), what + " forward", plain.Output.Value);
+            Tf32GemmTests.AssertWithin(rounded.DInput.Value, rounded.DInput.Tolerance, buffers.Read(dInput), what + " dInput", plain.DInput.Value);
+            Tf32GemmTests.AssertWithin(rounded.DWeight.Value, rounded.DWeight.Tolerance, buffers.Read(dWeight), what + " dWeight", plain.DWeight.Value);
+            var (_, _, gb) = BackwardReference(Numerics.ToDouble(x), Numerics.ToDouble(wt), Numerics.ToDouble(r), n, c, h, w, cout, k, s, p);
+            Numerics.AssertClose(gb.Select((g, i) => g + dBias0[i]).ToArray(), buffers.Read(dBias), 1e-4, 1e-4, what + " dBias");
+        }
+    });
+
+    /// <summary>Sums in double that also keep Σ (partial sum)² per element, for the TF32 tolerance.</summary>
+    private sealed class Sums(int length)
+    {
+        private readonly double[] sum = new double[length], squares = new double[length];
+
+        public void Add(int i, double term)
+        {
+            sum[i] += term;
+            squares[i] += sum[i] * sum[i];
+        }
+
+        /// <summary>Each element plus <paramref name="offset"/>, and its tolerance (4 u √(Σ partial²) + 2 u |value|).</summary>
+        public (double[] Value, double[] Tolerance) Result(Func<int, double> offset)
+        {
+            const double U = 1.0 / (1 << 24);
+            var value = sum.Select((v, i) => v + offset(i)).ToArray();
+            return (value, [.. value.Select((v, i) => (4 * U * Math.Sqrt(squares[i])) + (2 * U * Math.Abs(v)) + 1e-30)]);
+        }
+    }
+
+    /// <summary>
+    /// Forward (+ bias), dInput and dWeight (+ its starting value) with every GEMM operand rounded to TF32 when
+    /// <paramref name="round"/> (the weight, the input, dOutput), each with its tolerance.
+    /// </summary>
+    private static ((double[] Value, double[] Tolerance) Output, (double[] Value, double[] Tolerance) DInput, (double[] Value, double[] Tolerance) DWeight) Tf32Reference(
+        float[] x, float[] w, float[] b, float[] dOut, float[] dWeight0, int n, int c, int h, int wd, int cout, int k, int s, int p, bool round)
+    {
+        float R(float v) => round ? Tf32.Round(v) : v;
+        int oh = ((h + (2 * p) - k) / s) + 1, ow = ((wd + (2 * p) - k) / s) + 1;
+        var output = new Sums(n * cout * oh * ow);
+        var dInput = new Sums(x.Length);
+        var dWeight = new Sums(w.Length);
+        for (int ni = 0; ni < n; ni++)
+        {
+            for (int o = 0; o < cout; o++)
+            {
+                for (int i = 0; i < oh; i++)
+                {
+                    for (int j = 0; j < ow; j++)
+                    {
+                        int yi = (((((ni * cout) + o) * oh) + i) * ow) + j;
+                        for (int ci = 0; ci < c; ci++)
+                        {
+                            for (int kh = 0; kh < k; kh++)
+                            {
+                                for (int kw = 0; kw < k; kw++)
+                                {
+                                    int hi = (i * s) - p + kh, wi = (j * s) - p + kw;
+                                    if (hi >= 0 && hi < h && wi >= 0 && wi < wd)
+                                    {
+                                        int xi = (((((ni * c) + ci) * h) + hi) * wd) + wi, wj = (((((o * c) + ci) * k) + kh) * k) + kw;
+                                        output.Add(yi, (double)R(x[xi]) * R(w[wj]));
+                                        dInput.Add(xi, (double)R(dOut[yi]) * R(w[wj]));
+                                        dWeight.Add(wj, (double)R(dOut[yi]) * R(x[xi]));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        int plane = oh * ow;
+        return (output.Result(i => b[i / plane % cout]), dInput.Result(_ => 0), dWeight.Result(i => dWeight0[i]));
+    }
+
     /// <summary>dInput, dWeight, dBias of sum(conv(x, w, b) * dOut), by direct loops in double.</summary>
     private static (double[] DInput, double[] DWeight, double[] DBias) BackwardReference(
         double[] x, double[] w, double[] dOut, int n, int c, int h, int wd, int cout, int k, int s, int p)

@@ -101,6 +101,14 @@ public static class Accelerators
         }
     }
 
+    /// <summary>
+    /// The one tensor-core tile TF32 convolution and training tests plan on OpenCL: PoCL takes about 20 s to compile each
+    /// kernel, so those tests share one tile per GEMM form and the TF32 GEMM tests cover the other tiles. Elsewhere the
+    /// plans are the cost model's. Hold the gate while pinned.
+    /// </summary>
+    public static IDisposable PinTensorTile(KernelLibrary library) =>
+        library.Policy.OnlyKernels(library.Accelerator.AcceleratorType == AcceleratorType.OpenCL ? [GemmKernelKind.Tensor128x64] : []);
+
     /// <summary>Serializes use of one accelerator: kernels are launched on its default stream.</summary>
     public static Lock GateFor(KernelLibrary library) => library.Accelerator.AcceleratorType switch
     {
