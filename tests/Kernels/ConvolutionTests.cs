@@ -144,6 +144,24 @@ public sealed class ConvolutionTests
         var output = new Sums(n * cout * oh * ow);
         var dInput = new Sums(x.Length);
         var dWeight = new Sums(w.Length);
+        foreach (var (yi, xi, wj) in Taps(n, c, h, wd, cout, k, s, p))
+        {
+            output.Add(yi, (double)R(x[xi]) * R(w[wj]));
+            dInput.Add(xi, (double)R(dOut[yi]) * R(w[wj]));
+            dWeight.Add(wj, (double)R(dOut[yi]) * R(x[xi]));
+        }
+
+        int plane = oh * ow;
+        return (output.Result(i => b[i / plane % cout]), dInput.Result(_ => 0), dWeight.Result(i => dWeight0[i]));
+    }
+
+    /// <summary>
+    /// Every (output, input, weight) index triple of a convolution's multiply-adds inside the image, in the order
+    /// (n, cout, oh, ow, c, kh, kw).
+    /// </summary>
+    private static IEnumerable<(int Y, int X, int W)> Taps(int n, int c, int h, int wd, int cout, int k, int s, int p)
+    {
+        int oh = ((h + (2 * p) - k) / s) + 1, ow = ((wd + (2 * p) - k) / s) + 1;
         for (int ni = 0; ni < n; ni++)
         {
             for (int o = 0; o < cout; o++)
@@ -162,10 +180,7 @@ public sealed class ConvolutionTests
                                     int hi = (i * s) - p + kh, wi = (j * s) - p + kw;
                                     if (hi >= 0 && hi < h && wi >= 0 && wi < wd)
                                     {
-                                        int xi = (((((ni * c) + ci) * h) + hi) * wd) + wi, wj = (((((o * c) + ci) * k) + kh) * k) + kw;
-                                        output.Add(yi, (double)R(x[xi]) * R(w[wj]));
-                                        dInput.Add(xi, (double)R(dOut[yi]) * R(w[wj]));
-                                        dWeight.Add(wj, (double)R(dOut[yi]) * R(x[xi]));
+                                        yield return (yi, (((((ni * c) + ci) * h) + hi) * wd) + wi, (((((o * c) + ci) * k) + kh) * k) + kw);
                                     }
                                 }
                             }
@@ -174,9 +189,6 @@ public sealed class ConvolutionTests
                 }
             }
         }
-
-        int plane = oh * ow;
-        return (output.Result(i => b[i / plane % cout]), dInput.Result(_ => 0), dWeight.Result(i => dWeight0[i]));
     }
 
     /// <summary>dInput, dWeight, dBias of sum(conv(x, w, b) * dOut), by direct loops in double.</summary>
@@ -187,35 +199,15 @@ public sealed class ConvolutionTests
         var dx = new double[x.Length];
         var dw = new double[w.Length];
         var db = new double[cout];
-        for (int ni = 0; ni < n; ni++)
+        for (int yi = 0; yi < dOut.Length; yi++)
         {
-            for (int o = 0; o < cout; o++)
-            {
-                for (int i = 0; i < oh; i++)
-                {
-                    for (int j = 0; j < ow; j++)
-                    {
-                        double g = dOut[(((((ni * cout) + o) * oh) + i) * ow) + j];
-                        db[o] += g;
-                        for (int ci = 0; ci < c; ci++)
-                        {
-                            for (int kh = 0; kh < k; kh++)
-                            {
-                                for (int kw = 0; kw < k; kw++)
-                                {
-                                    int hi = (i * s) - p + kh, wi = (j * s) - p + kw;
-                                    if (hi >= 0 && hi < h && wi >= 0 && wi < wd)
-                                    {
-                                        int xi = (((((ni * c) + ci) * h) + hi) * wd) + wi, wj = (((((o * c) + ci) * k) + kh) * k) + kw;
-                                        dx[xi] += g * w[wj];
-                                        dw[wj] += g * x[xi];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            db[yi / (oh * ow) % cout] += dOut[yi];
+        }
+
+        foreach (var (yi, xi, wj) in Taps(n, c, h, wd, cout, k, s, p))
+        {
+            dx[xi] += dOut[yi] * w[wj];
+            dw[wj] += dOut[yi] * x[xi];
         }
 
         return (dx, dw, db);
