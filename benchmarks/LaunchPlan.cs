@@ -38,7 +38,7 @@ public static class LaunchPlan
 
     /// <summary>Step <paramref name="atStep"/> of <paramref name="model"/>'s default run, recorded for a CUDA GPU of <paramref name="sms"/> SMs.</summary>
     public static StepPlan Make(string model, double width, int sms, GemmPrecision precision = GemmPrecision.Fp32, int atStep = 1) =>
-        StepPlan.Record(TrainConfig.DefaultsFor(model) with { Width = width, Precision = precision }, DeviceProfile.CudaGpu(sms), atStep);
+        StepPlan.Record(TrainConfig.ForModel(model) with { Width = width, Precision = precision }, DeviceProfile.CudaGpu(sms), atStep);
 
     private static string Dim(ILGPU.Index3D d) => d.Z > 1 ? $"{d.X}x{d.Y}x{d.Z}" : d.Y > 1 ? $"{d.X}x{d.Y}" : $"{d.X}";
 }

@@ -47,7 +47,7 @@ public static class LayerProfile
             Pass(timed: true);
         }
 
-        Console.WriteLine($"per-layer times of {spec.Model} (width {spec.Width}) at batch {batch}, mean of {repeats}:");
+        Console.WriteLine($"per-layer times of {spec.Model} at batch {batch}, mean of {repeats}:");
         for (int i = 0; i < model.Layers.Count; i++)
         {
             var layer = model.Layers[i];

@@ -15,12 +15,19 @@ namespace GpuNet.Benchmarks;
 /// </summary>
 public static class ModelBenchmarks
 {
-    public static IEnumerable<BenchRow> Run(Device device, bool quick, string? filter, IReadOnlyList<GemmPrecision> precisions)
+    /// <summary>
+    /// The step rows of the built-in models (the VGG also at width 0.125), or of <paramref name="only"/> (a built-in
+    /// model's name or a model file's path) alone.
+    /// </summary>
+    public static IEnumerable<BenchRow> Run(Device device, bool quick, string? filter, IReadOnlyList<GemmPrecision> precisions, string? only = null)
     {
-        var models = new (string Name, double Width)[] { ("mlp", 1), ("mlp-deep", 1), ("vgg", 0.125), ("vgg", 1) };
+        var models = only is null
+            ? new (string Name, double Width)[] { ("mlp", 1), ("mlp-deep", 1), ("vgg", 0.125), ("vgg", 1) }
+            : [(only, 1)];
         foreach (var (name, width) in models)
         {
-            string label = width == 1 ? name : string.Create(CultureInfo.InvariantCulture, $"{name}-w{width}");
+            var defaults = TrainConfig.ForModel(name);
+            string label = width == 1 ? defaults.Model : string.Create(CultureInfo.InvariantCulture, $"{name}-w{width}");
             foreach (var precision in precisions)
             {
                 // Quick mode on the CPU accelerator (CI) times the full-width VGG step, seconds there, in fp32 only.
@@ -31,7 +38,7 @@ public static class ModelBenchmarks
                     continue;
                 }
 
-                var config = TrainConfig.DefaultsFor(name) with { Width = width, Precision = precision };
+                var config = defaults with { Width = width, Precision = precision };
                 yield return Step(device, config, kernel, quick || slow ? 2 : 20);
             }
         }

@@ -18,8 +18,9 @@ public static class Program
     private const string Usage =
         "usage: dotnet run --project benchmarks -c Release -- [--accelerator auto|cuda|opencl|cpu] [--filter TEXT] [--quick] [--out DIR]\n" +
         "            [--precision fp32|tf32]   GEMM, convolution and model-step rows in that precision only (default: both)\n" +
-        "       [--profile mlp|mlp-deep|vgg [--width F]]   per-layer forward/backward times of one model\n" +
-        "       [--plan mlp|mlp-deep|vgg [--width F] [--sms 132] [--precision fp32|tf32] [--at-step N]]   every launch of step N (default 1)\n" +
+        "            [--model M]   the model-step rows of M only (mlp, mlp-deep, vgg or a model file NAME.json)\n" +
+        "       [--profile M [--width F]]   per-layer forward/backward times of one model (built-in or model file)\n" +
+        "       [--plan M [--width F] [--sms 132] [--precision fp32|tf32] [--at-step N]]   every launch of step N (default 1)\n" +
         "            of a run on a CUDA GPU with that many SMs (no GPU needed)\n" +
         "       [--scaling N [--model mlp]]   images/s of a training step in one process and in N ranks under mpirun\n" +
         "       [--ptx DIR]   every kernel's sm_90 PTX, one file per kernel (no GPU needed)";
@@ -34,7 +35,7 @@ public static class Program
         var kind = AcceleratorKind.Auto;
         bool quick = false;
         string? filter = null, outDir = null, profile = null, plan = null, ptxDir = null;
-        string scalingModel = "mlp";
+        string? model = null;
         double width = 1;
         int sms = 132, scaling = 0, atStep = 1;
         GemmPrecision? precision = null;
@@ -65,7 +66,7 @@ public static class Program
                     scaling = n;
                     break;
                 case "--model" when Value() is { } m:
-                    scalingModel = m;
+                    model = m;
                     break;
                 case "--sms" when int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out int s) && s > 0:
                     sms = s;
@@ -101,7 +102,7 @@ public static class Program
 
             if (scaling > 0)
             {
-                var row = ScalingBenchmark.Run(scalingModel, scaling, kind, quick);
+                var row = ScalingBenchmark.Run(model ?? "mlp", scaling, kind, quick);
                 if (outDir is not null && row is not null)
                 {
                     BenchFiles.Write(outDir, [row], DeviceSelector.Describe(kind));
@@ -115,7 +116,7 @@ public static class Program
             Console.WriteLine($"accelerator: {accelerator} ({device.Info.Name}){(quick ? ", quick mode" : "")}");
             if (profile is not null)
             {
-                var config = GpuNet.Engine.Runs.TrainConfig.DefaultsFor(profile) with { Width = width };
+                var config = GpuNet.Engine.Runs.TrainConfig.ForModel(profile) with { Width = width };
                 LayerProfile.Run(device, config.Architecture([1, 28, 28], 10), config.BatchSize, quick ? 1 : 3);
                 return 0;
             }
@@ -128,7 +129,7 @@ public static class Program
                 rows.AddRange(kernels.Rows);
             }
 
-            rows.AddRange(ModelBenchmarks.Run(device, quick, filter, precisions));
+            rows.AddRange(ModelBenchmarks.Run(device, quick, filter, precisions, model));
             if (outDir is not null)
             {
                 BenchFiles.Write(outDir, rows, $"{accelerator} ({device.Info.Name})");

@@ -52,7 +52,7 @@ public static class ScalingBenchmark
         }
 
         double many = double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
-        var config = TrainConfig.DefaultsFor(model);
+        var config = TrainConfig.ForModel(model);
         double msPerStep = config.BatchSize / many * 1e3;
         var row = new BenchRow($"scaling_{model}", $"{ranks}ranks_batch{config.BatchSize}", DeviceSelector.Describe(kind), msPerStep, msPerStep, msPerStep, null, null, many / one);
         Console.WriteLine(string.Create(
@@ -84,7 +84,7 @@ public static class ScalingBenchmark
 
     private static double Measure(string model, AcceleratorKind kind, int steps, DataParallel parallel, Device? given)
     {
-        var config = TrainConfig.DefaultsFor(model) with { Steps = 1_000_000, EvalEvery = 1_000_000 };
+        var config = TrainConfig.ForModel(model) with { Steps = 1_000_000, EvalEvery = 1_000_000 };
         using var owned = given is null ? Device.Open(kind) : null;
         var device = given ?? owned!;
         using var session = new TrainingSession(config, ModelBenchmarks.SyntheticData(config.BatchSize), device, parallel);

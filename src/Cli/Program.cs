@@ -30,6 +30,7 @@ public static class Program
         var root = new RootCommand("GpuNet: train neural networks on a GPU with hand-written ILGPU kernels.");
         root.Subcommands.Add(TrainCommand.Create(output, interactive));
         root.Subcommands.Add(EvalCommand.Create(output));
+        root.Subcommands.Add(ModelsCommand.Create(output));
         root.Subcommands.Add(DevicesCommand(output));
         root.Subcommands.Add(PictureCommands.Data(output));
         root.Subcommands.Add(PictureCommands.Compare(output));

@@ -7,6 +7,7 @@ using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Data;
 using GpuNet.Engine.Distributed;
 using GpuNet.Engine.Layers;
+using GpuNet.Engine.Models;
 using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 
@@ -17,8 +18,8 @@ internal static class TrainCommand
 {
     public static Command Create(TextWriter output, bool interactive)
     {
-        var model = new Option<string>("--model") { Description = "mlp (the reference MLP), mlp-deep (the tuned MLP) or vgg (the ConvNet).", DefaultValueFactory = _ => "mlp" };
-        model.AcceptOnlyFromAmong([.. Choices.Models]);
+        var model = new Option<string>("--model") { Description = "mlp (the reference MLP), mlp-deep (the tuned MLP), vgg (the ConvNet), or a model file (NAME.json; see 'gpunet models').", DefaultValueFactory = _ => "mlp" };
+        model.CompletionSources.Add([.. Choices.Models]);
         var dataset = new Option<string>("--dataset") { Description = "fashion-mnist (embedded), mnist or cifar10 (from --data-dir).", DefaultValueFactory = _ => "fashion-mnist" };
         dataset.AcceptOnlyFromAmong([.. Choices.Datasets]);
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory holding the data set's files (IDX or CIFAR-10 binary)." };
@@ -93,7 +94,7 @@ internal static class TrainCommand
             }
 
             string modelName = parse.GetValue(model)!;
-            var defaults = TrainConfig.DefaultsFor(modelName);
+            var defaults = TrainConfig.ForModel(modelName);
             var config = defaults with
             {
                 Dataset = parse.GetValue(dataset)!,
@@ -134,12 +135,12 @@ internal static class TrainCommand
                 throw new ConfigurationException("--lr-step-every and --lr-step-factor apply with --lr-schedule step.");
             }
 
-            if (config.Model != "mlp" && config.Model != "mlp-deep" && parse.GetResult(hidden) is not null)
+            if (config.Network is null && config.Model != "mlp" && config.Model != "mlp-deep" && parse.GetResult(hidden) is not null)
             {
                 throw new ConfigurationException("--hidden applies to mlp and mlp-deep only.");
             }
 
-            if (config.Model != "vgg" && parse.GetResult(width) is not null)
+            if (config.Network is null && config.Model != "vgg" && parse.GetResult(width) is not null)
             {
                 throw new ConfigurationException("--width applies to vgg only.");
             }

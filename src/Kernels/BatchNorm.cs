@@ -200,7 +200,7 @@ public sealed class BatchNorm
         {
             int i = layout.Index(c, e);
             float y = (v.Input[i] * scale) + shift;
-            v.Output[i] = v.Relu != 0 && !(y > 0f) ? 0f : y;
+            v.Output[i] = v.Relu != 0 && y <= 0f ? 0f : y;
         }
     }
 
@@ -253,7 +253,7 @@ public sealed class BatchNorm
         {
             int c = Layout.ChannelOf(index);
             float y = (Gamma[c] * (Input[index] - RunningMean[c]) / MathF.Sqrt(RunningVar[c] + Epsilon)) + Beta[c];
-            Output[index] = Relu != 0 && !(y > 0f) ? 0f : y;
+            Output[index] = Relu != 0 && y <= 0f ? 0f : y;
         }
     }
 }

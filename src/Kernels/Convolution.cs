@@ -85,7 +85,7 @@ public sealed class Convolution
         TensorView<float> output,
         TensorView<float> input,
         TensorView<float> weight,
-        TensorView<float> bias,
+        TensorView<float>? bias,
         Window window,
         TensorView<float> columns,
         TensorView<float> scratch,
@@ -94,7 +94,12 @@ public sealed class Convolution
         Check.Rank(input, 4, nameof(input));
         Check.Rank(weight, 4, nameof(weight));
         Check.Shape(output, OutputShape(input.Shape, weight.Shape, window), nameof(output));
-        Check.Shape(bias, new Shape(weight.Shape[0]), nameof(bias));
+        if (bias is { } b)
+        {
+            Check.Shape(b, new Shape(weight.Shape[0]), nameof(bias));
+        }
+
+        var biasData = bias is { } given ? given.Data : default;
         if (output.Length == 0)
         {
             return;
@@ -102,7 +107,7 @@ public sealed class Convolution
 
         if (implicitGemms is not null)
         {
-            implicitGemms.Forward(output, input, weight, bias, ConvGeometry.Of(input.Shape, weight.Shape, window), precision);
+            implicitGemms.Forward(output, input, weight, biasData, ConvGeometry.Of(input.Shape, weight.Shape, window), precision);
             return;
         }
 
@@ -114,7 +119,7 @@ public sealed class Convolution
         var product = new TensorView<float>(scratch.Data, new Shape(outChannels, np));
         copies!.Im2Col(cols, input, geometry);
         gemm.Multiply(product, weight.Reshape(new Shape(outChannels, ckk)), Transpose.None, cols, Transpose.None, precision: precision);
-        copies.ToBatchMajor(output, product, bias, geometry);
+        copies.ToBatchMajor(output, product, biasData, geometry);
     }
 
     /// <summary>
@@ -126,7 +131,7 @@ public sealed class Convolution
     public void Backward(
         TensorView<float>? dInput,
         TensorView<float> dWeight,
-        TensorView<float> dBias,
+        TensorView<float>? dBias,
         TensorView<float> dOutput,
         TensorView<float> input,
         TensorView<float> weight,
@@ -140,7 +145,11 @@ public sealed class Convolution
 
         Check.Rank(weight, 4, nameof(weight));
         Check.SameShape(dWeight, nameof(dWeight), weight, nameof(weight));
-        Check.Shape(dBias, new Shape(weight.Shape[0]), nameof(dBias));
+        if (dBias is { } db)
+        {
+            Check.Shape(db, new Shape(weight.Shape[0]), nameof(dBias));
+        }
+
         Check.Shape(dOutput, OutputShape(inputShape, weight.Shape, window), nameof(dOutput));
         if (dInput is { } dIn)
         {
@@ -151,7 +160,11 @@ public sealed class Convolution
         {
             var g = ConvGeometry.Of(inputShape, weight.Shape, window);
             implicitGemms.WeightGradient(dWeight, dOutput, input, g, precision);
-            elementwise.BiasGradient(dBias, dOutput);
+            if (dBias is { } dbGpu)
+            {
+                elementwise.BiasGradient(dbGpu, dOutput);
+            }
+
             if (dInput is { } dxGpu)
             {
                 implicitGemms.InputGradient(dxGpu, dOutput, weight, g, precision);
@@ -170,7 +183,11 @@ public sealed class Convolution
 
         copies!.ToChannelMajor(dProduct, dOutput, geometry);
         gemm.Multiply(dWeight.Reshape(weight2d.Shape), dProduct, Transpose.None, cols, Transpose.Yes, 1f, 1f, precision: precision);
-        elementwise.BiasGradient(dBias, dOutput);
+        if (dBias is { } dbCpu)
+        {
+            elementwise.BiasGradient(dbCpu, dOutput);
+        }
+
         if (dInput is { } dx)
         {
             gemm.Multiply(cols, weight2d, Transpose.Yes, dProduct, Transpose.None, precision: precision);
@@ -194,8 +211,8 @@ public sealed class Convolution
             im2col.Launch(new Im2ColPlaneOp(columns.Data, input.Data, g), columns.Shape[0] * g.Batch, g.Plane);
 
         /// <summary>output (N, Cout, P) = product (Cout, N * P) + bias.</summary>
-        public void ToBatchMajor(TensorView<float> output, TensorView<float> product, TensorView<float> bias, WindowShape g) =>
-            toBatchMajor.Launch(new ToBatchMajorPlaneOp(output.Data, product.Data, bias.Data, bias.Length, g.Batch, g.Plane), g.Batch * bias.Length, g.Plane);
+        public void ToBatchMajor(TensorView<float> output, TensorView<float> product, ArrayView<float> bias, WindowShape g) =>
+            toBatchMajor.Launch(new ToBatchMajorPlaneOp(output.Data, product.Data, bias, product.Shape[0], g.Batch, g.Plane), g.Batch * product.Shape[0], g.Plane);
 
         /// <summary>product (Cout, N * P) = dOutput (N, Cout, P).</summary>
         public void ToChannelMajor(TensorView<float> product, TensorView<float> dOutput, WindowShape g) =>
@@ -292,7 +309,7 @@ public sealed class Convolution
         {
             int c = index % Channels, n = index / Channels;
             int to = index * Plane, from = ((c * Batch) + n) * Plane;
-            float bias = Bias[c];
+            float bias = Bias.Length > 0 ? Bias[c] : 0f;
             for (int p = 0; p < Plane; p++)
             {
                 Output[to + p] = Product[from + p] + bias;
@@ -485,13 +502,13 @@ internal readonly struct Col2ImB : IGemmOperand
     }
 }
 
-/// <summary>The forward's output: C[o, (n, p)] + bias[o] stored at output[n, o, p] (NCHW).</summary>
+/// <summary>The forward's output: C[o, (n, p)] + bias[o] (none when Bias is empty) stored at output[n, o, p] (NCHW).</summary>
 internal readonly record struct ConvOutput(ArrayView<float> Output, ArrayView<float> Bias, ConvGeometry G) : IGemmOut
 {
     public void Store(int row, int col, int split, float sum)
     {
         int n = G.Plane.Divide(col), p = col - (n * G.Positions);
-        Output[(((n * G.OutChannels) + row) * G.Positions) + p] = sum + Bias[row];
+        Output[(((n * G.OutChannels) + row) * G.Positions) + p] = Bias.Length > 0 ? sum + Bias[row] : sum;
     }
 }
 
@@ -522,9 +539,9 @@ internal sealed class ImplicitGemms(Accelerator accelerator, LaunchPolicy policy
     }
 
     /// <summary>output (N, Cout, OH, OW) = conv(input, weight) + bias.</summary>
-    public void Forward(TensorView<float> output, TensorView<float> input, TensorView<float> weight, TensorView<float> bias, ConvGeometry g, GemmPrecision precision) =>
+    public void Forward(TensorView<float> output, TensorView<float> input, TensorView<float> weight, ArrayView<float> bias, ConvGeometry g, GemmPrecision precision) =>
         forward.Run(
-            new StridedOperand(weight.Data, g.Ckk, 1), new Im2ColB(input.Data, g), new ConvOutput(output.Data, bias.Data, g),
+            new StridedOperand(weight.Data, g.Ckk, 1), new Im2ColB(input.Data, g), new ConvOutput(output.Data, bias, g),
             g.OutChannels, g.Batch * g.Positions, g.Ckk, precision, aAlongK: true, bAlongN: true,
             aVector: g.Ckk % 4 == 0 && ViewAlignment.Is16ByteAligned(weight.Data));
 

@@ -1,4 +1,8 @@
-// Elementwise kernels: ReLU forward/backward, bias add and its gradient, fill, inverted dropout forward/backward.
+// Elementwise kernels: ReLU and GELU forward/backward, addition, bias add and its gradient, fill, inverted dropout
+// forward/backward. ReLU keeps NaN (max(NaN, 0) is NaN, as in PyTorch); its backward passes the gradient where the
+// output is positive. GELU is PyTorch's exact form, x * Phi(x) with Phi(x) = (1 + erf(x / sqrt 2)) / 2; its backward is
+// dy * (Phi(x) + x * phi(x)), phi the standard normal density; erf by a rational Chebyshev fit (relative error below
+// 1.2e-7).
 // Dropout (training): keep element i when CounterRandom.Uniform(Key(seed, step, stream), i) >= p, scaling kept values by
 // 1 / (1 - p); the backward recomputes the same draw, so no mask is stored.
 // Layout legend: (outer, channels, inner) is (N, C, 1) for an (N, C) tensor and (N, C, H * W) for an (N, C, H, W) one.
@@ -44,6 +48,9 @@ public sealed class Elementwise
     private readonly ItemKernel<BiasAddOp> biasAdd;
     private readonly ItemKernel<FillOp> fill;
     private readonly ItemKernel<DropoutOp> dropout;
+    private readonly ItemKernel<GeluForwardOp> geluForward;
+    private readonly ItemKernel<GeluBackwardOp> geluBackward;
+    private readonly ItemKernel<AddOp> add;
     private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ChannelLayout> biasGradient;
 
     internal Elementwise(Accelerator accelerator, LaunchPolicy policy)
@@ -54,10 +61,36 @@ public sealed class Elementwise
         biasAdd = new(accelerator, policy);
         fill = new(accelerator, policy);
         dropout = new(accelerator, policy);
+        geluForward = new(accelerator, policy);
+        geluBackward = new(accelerator, policy);
+        add = new(accelerator, policy);
         biasGradient = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ChannelLayout>(BiasGradientKernel);
     }
 
-    /// <summary>output[i] = max(input[i], 0). The two may be the same tensor.</summary>
+    /// <summary>output[i] = GELU(input[i]) = input[i] * Phi(input[i]).</summary>
+    public void GeluForward(TensorView<float> output, TensorView<float> input)
+    {
+        Check.SameShape(output, nameof(output), input, nameof(input));
+        geluForward.Launch(new GeluForwardOp(output.Data, input.Data), input.Length);
+    }
+
+    /// <summary>dInput[i] = dOutput[i] * GELU'(input[i]), input being the forward's input.</summary>
+    public void GeluBackward(TensorView<float> dInput, TensorView<float> dOutput, TensorView<float> input)
+    {
+        Check.SameShape(dInput, nameof(dInput), dOutput, nameof(dOutput));
+        Check.SameShape(input, nameof(input), dOutput, nameof(dOutput));
+        geluBackward.Launch(new GeluBackwardOp(dInput.Data, dOutput.Data, input.Data), dInput.Length);
+    }
+
+    /// <summary>output[i] = a[i] + b[i] (a residual block's sum, and its input gradient from both branches).</summary>
+    public void Add(TensorView<float> output, TensorView<float> a, TensorView<float> b)
+    {
+        Check.SameShape(a, nameof(a), output, nameof(output));
+        Check.SameShape(b, nameof(b), output, nameof(output));
+        add.Launch(new AddOp(output.Data, a.Data, b.Data), output.Length);
+    }
+
+    /// <summary>output[i] = max(input[i], 0), NaN kept. The two may be the same tensor.</summary>
     public void ReluForward(TensorView<float> output, TensorView<float> input)
     {
         Check.SameShape(output, nameof(output), input, nameof(input));
@@ -140,8 +173,31 @@ public sealed class Elementwise
         public void Apply(int index)
         {
             float x = Input[index];
-            Output[index] = x > 0f ? x : 0f;
+            Output[index] = x <= 0f ? 0f : x;
         }
+    }
+
+    internal readonly record struct GeluForwardOp(ArrayView<float> Output, ArrayView<float> Input) : IItemOp
+    {
+        public void Apply(int index)
+        {
+            float x = Input[index];
+            Output[index] = x * NormalCdf(x);
+        }
+    }
+
+    internal readonly record struct GeluBackwardOp(ArrayView<float> DInput, ArrayView<float> DOutput, ArrayView<float> Input) : IItemOp
+    {
+        public void Apply(int index)
+        {
+            float x = Input[index];
+            DInput[index] = DOutput[index] * (NormalCdf(x) + (x * InverseSqrtTwoPi * MathF.Exp(-0.5f * x * x)));
+        }
+    }
+
+    internal readonly record struct AddOp(ArrayView<float> Output, ArrayView<float> A, ArrayView<float> B) : IItemOp
+    {
+        public void Apply(int index) => Output[index] = A[index] + B[index];
     }
 
     internal readonly record struct ReluBackwardOp(ArrayView<float> DInput, ArrayView<float> DOutput, ArrayView<float> Output) : IItemOp
@@ -157,6 +213,22 @@ public sealed class Elementwise
     internal readonly record struct DropoutOp(ArrayView<float> Output, ArrayView<float> Input, float P, float Scale, uint Key, int Offset) : IItemOp
     {
         public void Apply(int index) => Output[index] = CounterRandom.Uniform(Key, index + Offset) >= P ? Input[index] * Scale : 0f;
+    }
+
+    /// <summary>1 / sqrt(2 pi).</summary>
+    internal const float InverseSqrtTwoPi = 0.398942280401432678f;
+
+    /// <summary>Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal distribution function.</summary>
+    internal static float NormalCdf(float x) => 0.5f * (1f + Erf(x * 0.707106781186547524f));
+
+    /// <summary>erf(x) from erfc's rational Chebyshev fit (relative error of erfc below 1.2e-7); NaN stays NaN.</summary>
+    internal static float Erf(float x)
+    {
+        float z = MathF.Abs(x), t = 1f / (1f + (0.5f * z));
+        float poly = -1.26551223f + (t * (1.00002368f + (t * (0.37409196f + (t * (0.09678418f + (t * (-0.18628806f
+            + (t * (0.27886807f + (t * (-1.13520398f + (t * (1.48851587f + (t * (-0.82215223f + (t * 0.17087277f)))))))))))))))));
+        float erfc = t * MathF.Exp((-z * z) + poly);
+        return x >= 0f ? 1f - erfc : x < 0f ? erfc - 1f : x;
     }
 
     internal readonly record struct FillOp(ArrayView<float> Output, float Value) : IItemOp

@@ -262,7 +262,7 @@ public sealed class Gemm
                 v += c.Bias[col];
             }
 
-            if ((p.Relu != 0 && !(v > 0f)) || (c.Mask.Length > 0 && !(c.Mask[index] > 0f)))
+            if ((p.Relu != 0 && v <= 0f) || (c.Mask.Length > 0 && !(c.Mask[index] > 0f)))
             {
                 v = 0f;
             }

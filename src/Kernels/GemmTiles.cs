@@ -192,7 +192,7 @@ internal readonly record struct MatrixOut(ArrayView<float> C, ArrayView<float> B
             v += Bias[col];
         }
 
-        if ((Relu != 0 && !(v > 0f)) || (Mask.Length > 0 && !(Mask[index] > 0f)))
+        if ((Relu != 0 && v <= 0f) || (Mask.Length > 0 && !(Mask[index] > 0f)))
         {
             v = 0f;
         }

@@ -1,5 +1,6 @@
-// Max and average pooling over square windows. Legend: input (N, C, H, W), output (N, C, OH, OW).
-// Max: padding never wins (it is -infinity); the forward saves argmax, the index h * W + w of the winning input in
+// Max and average pooling over square windows, and global average pooling (each plane to its mean). Legend: input (N, C, H, W), output (N, C, OH, OW).
+// Max: padding never wins (it is -infinity), a NaN does (the last NaN of the window, as PyTorch's max pooling);
+// the forward saves argmax, the index h * W + w of the winning input in
 // its plane (the first maximum in row-major window order). Average: padding counts as zeros and the divisor is always
 // K * K (PyTorch's count_include_pad=True). Backward passes gather over the windows covering each input element,
 // in a fixed order (no atomics); dInput is overwritten.
@@ -15,6 +16,8 @@ public sealed class Pooling
     private readonly ItemKernel<MaxBackwardOp> maxBackward;
     private readonly ItemKernel<AverageForwardOp> averageForward;
     private readonly ItemKernel<AverageBackwardOp> averageBackward;
+    private readonly ItemKernel<GlobalAverageForwardOp> globalAverageForward;
+    private readonly ItemKernel<GlobalAverageBackwardOp> globalAverageBackward;
 
     internal Pooling(Accelerator accelerator, LaunchPolicy policy)
     {
@@ -22,6 +25,8 @@ public sealed class Pooling
         maxBackward = new(accelerator, policy);
         averageForward = new(accelerator, policy);
         averageBackward = new(accelerator, policy);
+        globalAverageForward = new(accelerator, policy);
+        globalAverageBackward = new(accelerator, policy);
     }
 
     /// <summary>The output shape (N, C, OH, OW) of pooling an (N, C, H, W) input.</summary>
@@ -71,6 +76,43 @@ public sealed class Pooling
         averageBackward.Launch(new AverageBackwardOp(dInput.Data, dOutput.Data, WindowShape.Of(dInput.Shape, window)), dInput.Length);
     }
 
+    /// <summary>output (N, C, 1, 1) = the mean of each (H, W) plane of input (N, C, H, W), summed in row-major order.</summary>
+    public void GlobalAverageForward(TensorView<float> output, TensorView<float> input)
+    {
+        Check.Rank(input, 4, nameof(input));
+        Check.Shape(output, new Shape(input.Shape[0], input.Shape[1], 1, 1), nameof(output));
+        int plane = input.Shape[2] * input.Shape[3];
+        globalAverageForward.Launch(new GlobalAverageForwardOp(output.Data, input.Data, plane), output.Length, plane);
+    }
+
+    /// <summary>dInput[n, c, h, w] = dOutput[n, c] / (H * W).</summary>
+    public void GlobalAverageBackward(TensorView<float> dInput, TensorView<float> dOutput)
+    {
+        Check.Rank(dInput, 4, nameof(dInput));
+        Check.Shape(dOutput, new Shape(dInput.Shape[0], dInput.Shape[1], 1, 1), nameof(dOutput));
+        globalAverageBackward.Launch(new GlobalAverageBackwardOp(dInput.Data, dOutput.Data, dInput.Shape[2] * dInput.Shape[3]), dInput.Length);
+    }
+
+    internal readonly record struct GlobalAverageForwardOp(ArrayView<float> Output, ArrayView<float> Input, int Plane) : IItemOp
+    {
+        public void Apply(int index)
+        {
+            int start = index * Plane;
+            float sum = 0f;
+            for (int i = 0; i < Plane; i++)
+            {
+                sum += Input[start + i];
+            }
+
+            Output[index] = sum / Plane;
+        }
+    }
+
+    internal readonly record struct GlobalAverageBackwardOp(ArrayView<float> DInput, ArrayView<float> DOutput, int Plane) : IItemOp
+    {
+        public void Apply(int index) => DInput[index] = DOutput[index / Plane] / Plane;
+    }
+
     internal readonly record struct MaxForwardOp(ArrayView<float> Output, ArrayView<int> Argmax, ArrayView<float> Input, WindowShape G) : IItemOp
     {
         public void Apply(int index)
@@ -85,7 +127,7 @@ public sealed class Pooling
                 for (int w = Math.Max(w0, 0), wEnd = Math.Min(w0 + G.Kernel, G.Width); w < wEnd; w++)
                 {
                     float v = Input[planeBase + (h * G.Width) + w];
-                    if (v > best || bestIndex < 0)
+                    if (v > best || bestIndex < 0 || float.IsNaN(v))
                     {
                         best = v;
                         bestIndex = (h * G.Width) + w;

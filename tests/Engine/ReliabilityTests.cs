@@ -234,7 +234,7 @@ public sealed class ReliabilityTests
         using var device = Device.Open(AcceleratorKind.Cpu);
         Trainer.Run(Config("sgd-momentum") with { Steps = 5 }, Data.Value, device, dir);
         var (info, tensors) = ModelFile.Read(Path.Combine(dir, "model.safetensors"));
-        using var other = (info.Spec with { Hidden = [17] }).Build(kernels, 4, seed: 1);
+        using var other = GpuNet.Engine.Models.ModelSpec.Builtin("mlp", info.Spec.InputShape, info.Spec.Classes, [17], false, info.Spec.Init).Build(kernels, 4, seed: 1);
         var error = Assert.Throws<CheckpointException>(() => ModelFile.Apply(other, tensors, "model.safetensors"));
         Assert.Contains("'0.weight'", error.Message, StringComparison.Ordinal);
         Assert.Contains("[17, 784]", error.Message, StringComparison.Ordinal);

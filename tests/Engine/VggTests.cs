@@ -10,7 +10,7 @@ public sealed class VggTests
 {
     public static TheoryData<string> Accelerators => Support.Accelerators.All;
 
-    private static ModelSpec Vgg(int[] input, double width) => new("vgg", input, 10, [], false, WeightInit.KaimingUniform, width);
+    private static ModelSpec Vgg(int[] input, double width) => ModelSpec.Builtin("vgg", input, 10, [], false, WeightInit.KaimingUniform, width);
 
     [Theory]
     [InlineData(1, 28, new[] { 28, 14, 7, 4, 2, 1 })]
@@ -41,7 +41,7 @@ public sealed class VggTests
     {
         long expected = 0;
         int previous = 1;
-        foreach (var (channels, _) in ModelSpec.VggBlocks)
+        foreach (var (channels, _) in BuiltinModels.VggBlocks)
         {
             expected += (previous * channels * 9) + channels + (2 * channels); // conv weight and bias, BatchNorm gamma and beta
             previous = channels;
@@ -59,9 +59,10 @@ public sealed class VggTests
     [Fact]
     public void WidthScalesChannelsWithAMinimumOfOne()
     {
-        var spec = Vgg([1, 28, 28], 0.001);
-        Assert.All(ModelSpec.VggBlocks, b => Assert.Equal(1, spec.Scaled(b.Channels)));
-        Assert.Equal(32, Vgg([1, 28, 28], 0.5).Scaled(64));
+        var convolutions = Vgg([1, 28, 28], 0.001).Plan().Where(l => l.Kind == LayerKind.Conv2d).ToList();
+        Assert.Equal(BuiltinModels.VggBlocks.Count, convolutions.Count);
+        Assert.All(convolutions, c => Assert.Equal(1, c.Size));
+        Assert.Equal(32, Vgg([1, 28, 28], 0.5).Plan()[0].Size);
     }
 
     [Theory]

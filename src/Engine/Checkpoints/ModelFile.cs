@@ -22,8 +22,12 @@ public sealed record ModelFileInfo(ModelSpec Spec, Preprocessing Preprocessing, 
 /// </summary>
 public static class ModelFile
 {
-    /// <summary>The metadata key of the architecture (<see cref="ModelSpec"/> as JSON).</summary>
+    /// <summary>The metadata key of the architecture: the model file's JSON (<see cref="ModelDefinition.ToJson"/>).</summary>
     public const string ModelKey = "gpunet.model";
+    /// <summary>The metadata key of the per-sample input shape, "C,H,W".</summary>
+    public const string InputKey = "gpunet.input";
+    /// <summary>The metadata key of the class count.</summary>
+    public const string ClassesKey = "gpunet.classes";
     /// <summary>The metadata key of the training configuration (<see cref="TrainConfig"/> as JSON).</summary>
     public const string ConfigKey = "gpunet.config";
     /// <summary>The metadata key of the data set's name.</summary>
@@ -53,22 +57,21 @@ public static class ModelFile
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(preprocessing);
         var tensors = new List<(string, SafeTensor)>();
-        for (int i = 0; i < model.Layers.Count; i++)
+        foreach (var (layerPath, layer) in model.NamedLayers)
         {
-            var layer = model.Layers[i];
             foreach (var p in layer.Parameters)
             {
-                tensors.Add(($"{i}.{p.Name}", ToSafe(p.Value)));
+                tensors.Add(($"{layerPath}.{p.Name}", ToSafe(p.Value)));
             }
 
             foreach (var (name, value) in layer.Buffers)
             {
-                tensors.Add(($"{i}.{name}", ToSafe(value)));
+                tensors.Add(($"{layerPath}.{name}", ToSafe(value)));
             }
 
             if (layer is BatchNorm bn)
             {
-                tensors.Add(($"{i}.num_batches_tracked", SafeTensor.FromInt64(bn.BatchesTracked)));
+                tensors.Add(($"{layerPath}.num_batches_tracked", SafeTensor.FromInt64(bn.BatchesTracked)));
             }
         }
 
@@ -78,7 +81,9 @@ public static class ModelFile
         var metadata = new Dictionary<string, string>
         {
             ["format"] = "pt",
-            [ModelKey] = JsonSerializer.Serialize(spec, RunJson.Options),
+            [ModelKey] = spec.Definition.ToJson(),
+            [InputKey] = string.Join(",", spec.InputShape),
+            [ClassesKey] = spec.Classes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             [DatasetKey] = dataset,
             ["gpunet.normalization"] = preprocessing.Normalization == Normalization.None ? "none" : "standard",
         };
@@ -112,22 +117,26 @@ public static class ModelFile
             throw new CheckpointException($"{path}: no '{ModelKey}' metadata; not a GpuNet model file.");
         }
 
+        var input = metadata.GetValueOrDefault(InputKey)?.Split(',');
+        int[] inputShape = [];
+        int classes = 0;
+        if (input is not { Length: 3 } || !input.All(d => int.TryParse(d, System.Globalization.CultureInfo.InvariantCulture, out _))
+            || (inputShape = [.. input.Select(d => int.Parse(d, System.Globalization.CultureInfo.InvariantCulture))]).Any(d => d < 1 || d > Readers.MaxSide)
+            || !int.TryParse(metadata.GetValueOrDefault(ClassesKey), System.Globalization.CultureInfo.InvariantCulture, out classes) || classes is < 1 or > 100_000)
+        {
+            throw new CheckpointException($"{path}: '{InputKey}' or '{ClassesKey}' metadata is missing or out of range; not a model file of this GpuNet version.");
+        }
+
         ModelSpec spec;
         try
         {
-            spec = JsonSerializer.Deserialize<ModelSpec>(modelJson, RunJson.Options)
-                ?? throw new CheckpointException($"{path}: empty '{ModelKey}' metadata.");
+            var definition = ModelDefinition.Parse(modelJson, $"{path}: '{ModelKey}'");
+            definition.Check(new Shape(inputShape), classes, $"{path}: '{ModelKey}'");
+            spec = new ModelSpec(definition, inputShape, classes);
         }
-        catch (JsonException e)
+        catch (ConfigurationException e)
         {
-            throw new CheckpointException($"{path}: '{ModelKey}' metadata is not a model description ({GpuNetException.OneLine(e.Message)}).", e);
-        }
-
-        if (!ModelSpec.Names.Contains(spec.Model) || spec.InputShape is not { Length: 3 } || spec.InputShape.Any(d => d < 1 || d > Readers.MaxSide)
-            || spec.Classes is < 1 or > 100_000 || spec.Hidden is null || spec.Hidden.Any(h => h is < 1 or > 1 << 16) || spec.Hidden.Length > 64
-            || !(spec.Width > 0 && spec.Width <= 64) || !Enum.IsDefined(spec.Init))
-        {
-            throw new CheckpointException($"{path}: the model description is invalid (model '{spec.Model}', input, classes, hidden widths or width out of range).");
+            throw new CheckpointException(e.Message, e);
         }
 
         var mean = Expect(tensors, MeanName, [.. spec.InputShape.Select(d => (long)d)], path);
@@ -150,20 +159,19 @@ public static class ModelFile
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(tensors);
-        for (int i = 0; i < model.Layers.Count; i++)
+        foreach (var (path, layer) in model.NamedLayers)
         {
-            var layer = model.Layers[i];
             foreach (var p in layer.Parameters)
             {
-                Load(p.Value, $"{i}.{p.Name}");
+                Load(p.Value, $"{path}.{p.Name}");
             }
 
             foreach (var (name, value) in layer.Buffers)
             {
-                Load(value, $"{i}.{name}");
+                Load(value, $"{path}.{name}");
             }
 
-            if (layer is BatchNorm bn && tensors.TryGetValue($"{i}.num_batches_tracked", out var tracked) && tracked.DType == "I64" && tracked.Shape.Length == 0)
+            if (layer is BatchNorm bn && tensors.TryGetValue($"{path}.num_batches_tracked", out var tracked) && tracked.DType == "I64" && tracked.Shape.Length == 0)
             {
                 bn.BatchesTracked = tracked.ToInt64();
             }

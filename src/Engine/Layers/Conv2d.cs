@@ -9,7 +9,8 @@ namespace GpuNet.Engine.Layers;
 /// <summary>A 2-D convolution with square kernels, stride and zero padding.</summary>
 public sealed class Conv2d : Layer
 {
-    private readonly Parameter weight, bias;
+    private readonly Parameter weight;
+    private readonly Parameter? bias;
     private readonly Tensor<float> output, columns, scratch;
     private readonly Tensor<float>? dInput;
     private readonly Window window;
@@ -17,7 +18,7 @@ public sealed class Conv2d : Layer
     private TensorView<float> input;
 
     /// <summary>Builds a convolution of (C, H, W) samples to <paramref name="outChannels"/> channels with <paramref name="window"/>.</summary>
-    public Conv2d(LayerContext context, Shape inputShape, int outChannels, Window window, WeightInit init)
+    public Conv2d(LayerContext context, Shape inputShape, int outChannels, Window window, WeightInit init, bool bias = true)
         : base(context, inputShape, SampleOutput(inputShape, outChannels, window))
     {
         this.window = window;
@@ -25,7 +26,7 @@ public sealed class Conv2d : Layer
         var weightShape = new Shape(outChannels, inChannels, window.Kernel, window.Kernel);
         var (w, b) = Linear.Initial(context.Random, init, outChannels, fanIn, fanIn);
         weight = AllocateParameter("weight", weightShape, w);
-        bias = AllocateParameter("bias", new Shape(outChannels), b);
+        this.bias = bias ? AllocateParameter("bias", new Shape(outChannels), b) : null;
         var batchInput = Batched(inputShape, context.BatchCapacity);
         output = AllocateBatch(OutputShape);
         columns = Allocate<float>(new Shape(context.Kernels.Convolution.ColumnsWorkspace(batchInput, weightShape, window)));
@@ -39,14 +40,14 @@ public sealed class Conv2d : Layer
     public override string Kind => "Conv2d";
 
     /// <inheritdoc/>
-    public override IReadOnlyList<Parameter> Parameters => [weight, bias];
+    public override IReadOnlyList<Parameter> Parameters => bias is null ? [weight] : [weight, bias];
 
     /// <inheritdoc/>
     public override TensorView<float> Forward(TensorView<float> input, bool training)
     {
         this.input = input;
         var y = output.ViewFor(input.Shape[0]);
-        Kernels.Convolution.Forward(y, input, weight.Value.View, bias.Value.View, window, columns.View, scratch.View, precision);
+        Kernels.Convolution.Forward(y, input, weight.Value.View, bias?.Value.View, window, columns.View, scratch.View, precision);
         return y;
     }
 
@@ -55,7 +56,7 @@ public sealed class Conv2d : Layer
     {
         TensorView<float>? dx = dInput?.ViewFor(dOutput.Shape[0]);
         Kernels.Convolution.Backward(
-            dx, weight.Gradient.View, bias.Gradient.View, dOutput, input, weight.Value.View, window, columns.View, scratch.View, precision);
+            dx, weight.Gradient.View, bias?.Gradient.View, dOutput, input, weight.Value.View, window, columns.View, scratch.View, precision);
         return dx;
     }
 

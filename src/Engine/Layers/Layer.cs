@@ -93,6 +93,7 @@ public enum ReluFusion
 public abstract class Layer : IDisposable
 {
     private readonly List<IDisposable> owned = [];
+    private long ownedBytes;
 
     /// <summary>Records the layer's context and per-sample shapes.</summary>
     protected Layer(LayerContext context, Shape inputShape, Shape outputShape)
@@ -118,8 +119,14 @@ public abstract class Layer : IDisposable
     /// <summary>Non-trainable state saved with the weights (BatchNorm's running statistics), in state_dict order.</summary>
     public virtual IReadOnlyList<(string Name, Tensor<float> Value)> Buffers => [];
 
-    /// <summary>Bytes of device memory the layer holds.</summary>
-    public long DeviceBytes { get; private set; }
+    /// <summary>Bytes of device memory the layer holds (with the layers inside it).</summary>
+    public virtual long DeviceBytes => ownedBytes;
+
+    /// <summary>
+    /// The layers inside this one with their names relative to it ("body.0"), in state_dict order; none for a plain
+    /// layer.
+    /// </summary>
+    public virtual IReadOnlyList<(string Name, Layer Layer)> Children => [];
 
     /// <summary>What the layer was built with.</summary>
     protected LayerContext Context { get; }
@@ -157,7 +164,13 @@ public abstract class Layer : IDisposable
         }
 
         owned.Clear();
+        DisposeOwned();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Disposes what the layer holds besides its own tensors (the layers inside it).</summary>
+    protected virtual void DisposeOwned()
+    {
     }
 
     /// <summary>Allocates a tensor the layer owns.</summary>
@@ -166,7 +179,7 @@ public abstract class Layer : IDisposable
     {
         var tensor = new Tensor<T>(Kernels.Accelerator, shape);
         owned.Add(tensor);
-        DeviceBytes += tensor.SizeInBytes;
+        ownedBytes += tensor.SizeInBytes;
         return tensor;
     }
 

@@ -22,7 +22,8 @@ public sealed class Linear : Layer
     /// <summary>The standard deviation of <see cref="WeightInit.SmallNormal"/>.</summary>
     public const double SmallNormalStd = 1e-4;
 
-    private readonly Parameter weight, bias;
+    private readonly Parameter weight;
+    private readonly Parameter? bias;
     private readonly Tensor<float> output;
     private readonly Tensor<float>? dInput;
     private readonly GemmPrecision precision;
@@ -30,14 +31,14 @@ public sealed class Linear : Layer
     private bool relu, maskInputGradient;
 
     /// <summary>Builds a linear layer from samples of <paramref name="inputShape"/> (flattened) to <paramref name="outFeatures"/>.</summary>
-    public Linear(LayerContext context, Shape inputShape, int outFeatures, WeightInit init)
+    public Linear(LayerContext context, Shape inputShape, int outFeatures, WeightInit init, bool bias = true)
         : base(context, inputShape, new Shape(outFeatures))
     {
         int inFeatures = inputShape.Length;
         InFeatures = inFeatures;
         var (w, b) = Initial(context.Random, init, outFeatures, inFeatures, inFeatures);
         weight = AllocateParameter("weight", new Shape(outFeatures, inFeatures), w);
-        bias = AllocateParameter("bias", new Shape(outFeatures), b);
+        this.bias = bias ? AllocateParameter("bias", new Shape(outFeatures), b) : null;
         output = AllocateBatch(OutputShape);
         dInput = context.NeedsInputGradient ? AllocateBatch(inputShape) : null;
         precision = context.Precision;
@@ -54,7 +55,7 @@ public sealed class Linear : Layer
     public override string Kind => "Linear";
 
     /// <inheritdoc/>
-    public override IReadOnlyList<Parameter> Parameters => [weight, bias];
+    public override IReadOnlyList<Parameter> Parameters => bias is null ? [weight] : [weight, bias];
 
     /// <summary>Initial weight (count fanOut * fanIn) and bias (fanOut) values.</summary>
     internal static (float[] Weight, float[] Bias) Initial(Random random, WeightInit init, int outFeatures, int weightsPerOutput, int fanIn)
@@ -91,7 +92,7 @@ public sealed class Linear : Layer
         int batch = input.Shape[0];
         this.input = input.Reshape(new Shape(batch, InFeatures));
         var y = output.ViewFor(batch);
-        Kernels.Gemm.Multiply(y, this.input, Transpose.None, weight.Value.View, Transpose.Yes, epilogue: new GemmEpilogue(bias.Value.View, relu), precision: precision);
+        Kernels.Gemm.Multiply(y, this.input, Transpose.None, weight.Value.View, Transpose.Yes, epilogue: new GemmEpilogue(bias?.Value.View, relu), precision: precision);
         return y;
     }
 
@@ -99,7 +100,11 @@ public sealed class Linear : Layer
     public override TensorView<float>? Backward(TensorView<float> dOutput)
     {
         Kernels.Gemm.Multiply(weight.Gradient.View, dOutput, Transpose.Yes, input, Transpose.None, 1f, 1f, precision: precision);
-        Kernels.Elementwise.BiasGradient(bias.Gradient.View, dOutput);
+        if (bias is not null)
+        {
+            Kernels.Elementwise.BiasGradient(bias.Gradient.View, dOutput);
+        }
+
         if (dInput is null)
         {
             return null;

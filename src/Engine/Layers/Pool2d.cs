@@ -99,6 +99,47 @@ public sealed class AvgPool2d : Layer
     }
 }
 
+/// <summary>Global average pooling (PyTorch's nn.AdaptiveAvgPool2d(1)): (C, H, W) samples to (C, 1, 1).</summary>
+public sealed class GlobalAvgPool : Layer
+{
+    private readonly Tensor<float> output;
+    private readonly Tensor<float>? dInput;
+
+    /// <summary>Builds global average pooling of (C, H, W) samples.</summary>
+    public GlobalAvgPool(LayerContext context, Shape inputShape)
+        : base(context, inputShape, inputShape.Rank == 3
+            ? new Shape(inputShape[0], 1, 1)
+            : throw new ArgumentException($"Global average pooling needs (C, H, W) samples, got {inputShape}.", nameof(inputShape)))
+    {
+        output = AllocateBatch(OutputShape);
+        dInput = context.NeedsInputGradient ? AllocateBatch(inputShape) : null;
+    }
+
+    /// <inheritdoc/>
+    public override string Kind => "AdaptiveAvgPool2d";
+
+    /// <inheritdoc/>
+    public override TensorView<float> Forward(TensorView<float> input, bool training)
+    {
+        var y = output.ViewFor(input.Shape[0]);
+        Kernels.Pooling.GlobalAverageForward(y, input);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public override TensorView<float>? Backward(TensorView<float> dOutput)
+    {
+        if (dInput is null)
+        {
+            return null;
+        }
+
+        var dx = dInput.ViewFor(dOutput.Shape[0]);
+        Kernels.Pooling.GlobalAverageBackward(dx, dOutput);
+        return dx;
+    }
+}
+
 /// <summary>Views each sample as a vector: (N, C, H, W) to (N, C * H * W). Allocates nothing.</summary>
 public sealed class Flatten : Layer
 {

@@ -25,12 +25,19 @@ public sealed class Sequential : IDisposable
         InputShape = inputShape;
         BatchCapacity = batchCapacity;
         this.layers = layers;
-        var named = new List<(string, Parameter)>();
-        var buffers = new List<(string, Tensor<float>)>();
+        var leaves = new List<(string, Layer)>();
         for (int i = 0; i < layers.Count; i++)
         {
-            named.AddRange(layers[i].Parameters.Select(p => ($"{i}.{p.Name}", p)));
-            buffers.AddRange(layers[i].Buffers.Select(b => ($"{i}.{b.Name}", b.Value)));
+            AddLeaves(leaves, $"{i}", layers[i]);
+        }
+
+        NamedLayers = leaves;
+        var named = new List<(string, Parameter)>();
+        var buffers = new List<(string, Tensor<float>)>();
+        foreach (var (path, layer) in leaves)
+        {
+            named.AddRange(layer.Parameters.Select(p => ($"{path}.{p.Name}", p)));
+            buffers.AddRange(layer.Buffers.Select(b => ($"{path}.{b.Name}", b.Value)));
         }
 
         NamedParameters = named;
@@ -78,7 +85,13 @@ public sealed class Sequential : IDisposable
     /// <summary>The layers, in order.</summary>
     public IReadOnlyList<Layer> Layers => layers;
 
-    /// <summary>Every parameter with its state_dict name ("0.weight", ...), in order.</summary>
+    /// <summary>
+    /// Every layer that holds no layers, with its state_dict path ("0", "3.body.1", ...), in order: the top-level layers,
+    /// a residual block's in its place.
+    /// </summary>
+    public IReadOnlyList<(string Path, Layer Layer)> NamedLayers { get; }
+
+    /// <summary>Every parameter with its state_dict name ("0.weight", "3.body.0.weight", ...), in order.</summary>
     public IReadOnlyList<(string Name, Parameter Parameter)> NamedParameters { get; }
 
     /// <summary>Every non-trainable saved tensor ("1.running_mean", ...), in order.</summary>
@@ -154,6 +167,20 @@ public sealed class Sequential : IDisposable
         }
     }
 
+    private static void AddLeaves(List<(string, Layer)> leaves, string path, Layer layer)
+    {
+        if (layer.Children.Count == 0)
+        {
+            leaves.Add((path, layer));
+            return;
+        }
+
+        foreach (var (name, child) in layer.Children)
+        {
+            AddLeaves(leaves, $"{path}.{name}", child);
+        }
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
@@ -173,9 +200,14 @@ public sealed class Sequential : IDisposable
     /// </summary>
     public sealed class Builder(KernelLibrary kernels, Shape inputShape, int batchCapacity, Random random, int seed = 0, GemmPrecision precision = GemmPrecision.Fp32)
     {
+        // Layers inside residual blocks draw their dropout streams from here on, apart from the top-level indices.
+        private const int NestedStreams = 1 << 20;
+
         private readonly List<Layer> layers = [];
         private readonly Shape modelInput = inputShape;
-        private readonly StepClock clock = new();
+        private StepClock clock = new();
+        private int[] nestedCount = [0];
+        private bool nested, firstNeedsInputGradient;
 
         /// <summary>The per-sample shape the next layer receives.</summary>
         public Shape Shape { get; private set; } = inputShape;
@@ -186,7 +218,9 @@ public sealed class Sequential : IDisposable
             ArgumentNullException.ThrowIfNull(create);
             try
             {
-                var context = new LayerContext(kernels, batchCapacity, layers.Count > 0, random, seed, layers.Count, clock, precision);
+                bool needsInputGradient = layers.Count > 0 || firstNeedsInputGradient;
+                int index = nested ? NestedStreams + nestedCount[0]++ : layers.Count;
+                var context = new LayerContext(kernels, batchCapacity, needsInputGradient, random, seed, index, clock, precision);
                 var layer = create(context, Shape);
                 layers.Add(layer);
                 Shape = layer.OutputShape;
@@ -194,26 +228,25 @@ public sealed class Sequential : IDisposable
             }
             catch
             {
-                foreach (var layer in layers)
-                {
-                    layer.Dispose();
-                }
-
+                DisposeLayers();
                 throw;
             }
         }
 
-        /// <summary>Appends a <see cref="Layers.Linear"/> layer.</summary>
-        public Builder Linear(int outFeatures, WeightInit init) => Add((c, s) => new Linear(c, s, outFeatures, init));
+        /// <summary>Appends a <see cref="Layers.Linear"/> layer (without a bias when <paramref name="bias"/> is false).</summary>
+        public Builder Linear(int outFeatures, WeightInit init, bool bias = true) => Add((c, s) => new Linear(c, s, outFeatures, init, bias));
 
         /// <summary>Appends a <see cref="Layers.Relu"/> layer.</summary>
         public Builder Relu() => Add((c, s) => new Relu(c, s));
 
+        /// <summary>Appends a <see cref="Layers.Gelu"/> layer.</summary>
+        public Builder Gelu() => Add((c, s) => new Gelu(c, s));
+
         /// <summary>Appends a <see cref="Layers.BatchNorm"/> layer.</summary>
         public Builder BatchNorm() => Add((c, s) => new BatchNorm(c, s));
 
-        /// <summary>Appends a <see cref="Layers.Conv2d"/> layer.</summary>
-        public Builder Conv2d(int outChannels, Window window, WeightInit init) => Add((c, s) => new Conv2d(c, s, outChannels, window, init));
+        /// <summary>Appends a <see cref="Layers.Conv2d"/> layer (without a bias when <paramref name="bias"/> is false).</summary>
+        public Builder Conv2d(int outChannels, Window window, WeightInit init, bool bias = true) => Add((c, s) => new Conv2d(c, s, outChannels, window, init, bias));
 
         /// <summary>Appends a <see cref="Layers.MaxPool2d"/> layer.</summary>
         public Builder MaxPool2d(Window window) => Add((c, s) => new MaxPool2d(c, s, window));
@@ -221,11 +254,40 @@ public sealed class Sequential : IDisposable
         /// <summary>Appends an <see cref="Layers.AvgPool2d"/> layer.</summary>
         public Builder AvgPool2d(Window window) => Add((c, s) => new AvgPool2d(c, s, window));
 
+        /// <summary>Appends a <see cref="Layers.GlobalAvgPool"/> layer.</summary>
+        public Builder GlobalAvgPool() => Add((c, s) => new GlobalAvgPool(c, s));
+
         /// <summary>Appends a <see cref="Layers.Dropout"/> layer.</summary>
         public Builder Dropout(double probability) => Add((c, s) => new Dropout(c, s, probability));
 
         /// <summary>Appends a <see cref="Layers.Flatten"/> layer.</summary>
         public Builder Flatten() => Add((c, s) => new Flatten(c, s));
+
+        /// <summary>
+        /// Appends a <see cref="Layers.Residual"/> block: <paramref name="body"/> and <paramref name="shortcut"/> (none:
+        /// the identity) each add their layers to a builder that starts at the current shape.
+        /// </summary>
+        public Builder Residual(Action<Builder> body, Action<Builder>? shortcut = null)
+        {
+            ArgumentNullException.ThrowIfNull(body);
+            return Add((c, s) =>
+            {
+                var bodyBuilder = Branch(c, s);
+                var shortcutBuilder = Branch(c, s);
+                try
+                {
+                    body(bodyBuilder);
+                    shortcut?.Invoke(shortcutBuilder);
+                    return new Residual(c, s, bodyBuilder.Finish(), shortcutBuilder.Finish());
+                }
+                catch
+                {
+                    bodyBuilder.DisposeLayers();
+                    shortcutBuilder.DisposeLayers();
+                    throw;
+                }
+            });
+        }
 
         /// <summary>
         /// The finished model, its parameters placed in its arenas and each ReLU fused into the layer before it where
@@ -236,26 +298,47 @@ public sealed class Sequential : IDisposable
         {
             try
             {
-                for (int i = 1; i < layers.Count; i++)
-                {
-                    if (layers[i] is Relu relu && layers[i - 1].FuseFollowingRelu() is var fusion and not ReluFusion.None)
-                    {
-                        bool consumerMasks = fusion == ReluFusion.Forward && i + 1 < layers.Count && layers[i + 1].MaskInputGradientByInput();
-                        relu.Fuse(backward: fusion == ReluFusion.ForwardAndBackward || consumerMasks);
-                    }
-                }
-
-                return new Sequential(kernels, modelInput, batchCapacity, layers, clock);
+                return new Sequential(kernels, modelInput, batchCapacity, Finish(), clock);
             }
             catch
             {
-                foreach (var layer in layers)
-                {
-                    layer.Dispose();
-                }
-
+                DisposeLayers();
                 throw;
             }
+        }
+
+        private Builder Branch(LayerContext context, Shape shape) =>
+            new(kernels, shape, batchCapacity, random, seed, precision)
+            {
+                clock = clock,
+                nestedCount = nestedCount,
+                nested = true,
+                firstNeedsInputGradient = context.NeedsInputGradient,
+            };
+
+        /// <summary>The layers with their ReLUs fused (see <see cref="Build"/>).</summary>
+        private List<Layer> Finish()
+        {
+            for (int i = 1; i < layers.Count; i++)
+            {
+                if (layers[i] is Relu relu && layers[i - 1].FuseFollowingRelu() is var fusion and not ReluFusion.None)
+                {
+                    bool consumerMasks = fusion == ReluFusion.Forward && i + 1 < layers.Count && layers[i + 1].MaskInputGradientByInput();
+                    relu.Fuse(backward: fusion == ReluFusion.ForwardAndBackward || consumerMasks);
+                }
+            }
+
+            return layers;
+        }
+
+        private void DisposeLayers()
+        {
+            foreach (var layer in layers)
+            {
+                layer.Dispose();
+            }
+
+            layers.Clear();
         }
     }
 }

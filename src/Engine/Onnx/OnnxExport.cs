@@ -1,6 +1,7 @@
 // ONNX export: a model file (architecture, preprocessing, weights) as an ONNX model, IR version 8, opset 17, that
 // takes raw pixels "pixels" (N, C, H, W, float 0..255) and returns "logits" (N, classes). The preprocessing is in the
-// graph: (pixels - mean) * inv_std. BatchNorm exports in inference mode (running statistics).
+// graph: (pixels - mean) * inv_std. BatchNorm exports in inference mode (running statistics), a residual block as its
+// branches' nodes and an Add, GELU as Erf-based nodes; tensors keep their state_dict names (3.body.0.weight).
 using Google.Protobuf;
 using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Models;
@@ -38,64 +39,10 @@ public static class OnnxExport
         graph.Node.Add(Node("Sub", [InputName, "preprocess.mean"], "centered"));
         graph.Node.Add(Node("Mul", ["centered", "preprocess.inv_std"], "x"));
 
-        string current = "x";
         var shape = new Shape(channels, height, width);
-        var plan = spec.Plan();
-        for (int i = 0; i < plan.Count; i++)
-        {
-            var layer = plan[i];
-            string output = i == plan.Count - 1 ? OutputName : $"{i}.out";
-            switch (layer.Kind)
-            {
-                case LayerKind.Linear:
-                    if (shape.Rank != 1)
-                    {
-                        graph.Node.Add(Node("Flatten", [current], $"{i}.flat", Int("axis", 1)));
-                        current = $"{i}.flat";
-                        shape = new Shape(shape.Length);
-                    }
-
-                    AddParameters(graph, tensors, source, i, [layer.Size, shape[0]]);
-                    graph.Node.Add(Node("Gemm", [current, $"{i}.weight", $"{i}.bias"], output, Int("transB", 1)));
-                    shape = new Shape(layer.Size);
-                    break;
-                case LayerKind.Conv2d:
-                    AddParameters(graph, tensors, source, i, [layer.Size, shape[0], layer.Window.Kernel, layer.Window.Kernel]);
-                    graph.Node.Add(Node("Conv", [current, $"{i}.weight", $"{i}.bias"], output, WindowAttributes(layer.Window)));
-                    shape = new Shape(layer.Size, layer.Window.OutputSize(shape[1]), layer.Window.OutputSize(shape[2]));
-                    break;
-                case LayerKind.BatchNorm:
-                    foreach (string name in new[] { "weight", "bias", "running_mean", "running_var" })
-                    {
-                        graph.Initializer.Add(Initializer($"{i}.{name}", ModelFile.Expect(tensors, $"{i}.{name}", [shape[0]], source).ToFloats(), shape[0]));
-                    }
-
-                    graph.Node.Add(Node(
-                        "BatchNormalization", [current, $"{i}.weight", $"{i}.bias", $"{i}.running_mean", $"{i}.running_var"], output,
-                        Float("epsilon", GpuNet.Kernels.BatchNorm.DefaultEpsilon)));
-                    break;
-                case LayerKind.Relu:
-                    graph.Node.Add(Node("Relu", [current], output));
-                    break;
-                case LayerKind.Dropout:
-                    // Evaluation mode: dropout is the identity, so it has no node (its index stays unused, as in PyTorch).
-                    continue;
-                case LayerKind.MaxPool2d or LayerKind.AvgPool2d:
-                    // count_include_pad = 1: padding counts as zeros in the average, as GpuNet's kernel does.
-                    var attributes = WindowAttributes(layer.Window);
-                    graph.Node.Add(layer.Kind == LayerKind.MaxPool2d
-                        ? Node("MaxPool", [current], output, attributes)
-                        : Node("AveragePool", [current], output, [.. attributes, Int("count_include_pad", 1)]));
-                    shape = new Shape(shape[0], layer.Window.OutputSize(shape[1]), layer.Window.OutputSize(shape[2]));
-                    break;
-                default:
-                    graph.Node.Add(Node("Flatten", [current], output, Int("axis", 1)));
-                    shape = new Shape(shape.Length);
-                    break;
-            }
-
-            current = output;
-        }
+        var emitter = new Emitter(graph, tensors, source);
+        string last = emitter.Layers(spec.Plan(), "", "x", ref shape);
+        graph.Node.Add(Node("Identity", [last], OutputName));
 
         var model = new ModelProto
         {
@@ -117,10 +64,112 @@ public static class OnnxExport
         AtomicFile.Write(outPath, stream => model.WriteTo(stream));
     }
 
-    private static void AddParameters(GraphProto graph, IReadOnlyDictionary<string, SafeTensor> tensors, string source, int index, long[] weightShape)
+    /// <summary>Adds the nodes of a list of layers (a residual block's branches recursively), naming tensors by their state_dict path.</summary>
+    private sealed class Emitter(GraphProto graph, IReadOnlyDictionary<string, SafeTensor> tensors, string source)
     {
-        graph.Initializer.Add(Initializer($"{index}.weight", ModelFile.Expect(tensors, $"{index}.weight", weightShape, source).ToFloats(), weightShape));
-        graph.Initializer.Add(Initializer($"{index}.bias", ModelFile.Expect(tensors, $"{index}.bias", [weightShape[0]], source).ToFloats(), weightShape[0]));
+        private bool geluConstants;
+
+        /// <summary>Emits <paramref name="layers"/> from <paramref name="current"/>; returns the last output's name.</summary>
+        public string Layers(IReadOnlyList<LayerPlan> layers, string prefix, string current, ref Shape shape)
+        {
+            for (int i = 0; i < layers.Count; i++)
+            {
+                current = Layer(layers[i], $"{prefix}{i}", current, ref shape);
+            }
+
+            return current;
+        }
+
+        private string Layer(LayerPlan layer, string path, string current, ref Shape shape)
+        {
+            string output = $"{path}.out";
+            switch (layer.Kind)
+            {
+                case LayerKind.Linear:
+                    if (shape.Rank != 1)
+                    {
+                        graph.Node.Add(Node("Flatten", [current], $"{path}.flat", Int("axis", 1)));
+                        current = $"{path}.flat";
+                        shape = new Shape(shape.Length);
+                    }
+
+                    graph.Node.Add(Node("Gemm", [current, .. Parameters(path, [layer.Size, shape[0]], layer.Bias)], output, Int("transB", 1)));
+                    shape = new Shape(layer.Size);
+                    return output;
+                case LayerKind.Conv2d:
+                    graph.Node.Add(Node("Conv", [current, .. Parameters(path, [layer.Size, shape[0], layer.Window.Kernel, layer.Window.Kernel], layer.Bias)], output, WindowAttributes(layer.Window)));
+                    shape = new Shape(layer.Size, layer.Window.OutputSize(shape[1]), layer.Window.OutputSize(shape[2]));
+                    return output;
+                case LayerKind.BatchNorm:
+                    foreach (string name in new[] { "weight", "bias", "running_mean", "running_var" })
+                    {
+                        graph.Initializer.Add(Initializer($"{path}.{name}", ModelFile.Expect(tensors, $"{path}.{name}", [shape[0]], source).ToFloats(), shape[0]));
+                    }
+
+                    graph.Node.Add(Node(
+                        "BatchNormalization", [current, $"{path}.weight", $"{path}.bias", $"{path}.running_mean", $"{path}.running_var"], output,
+                        Float("epsilon", GpuNet.Kernels.BatchNorm.DefaultEpsilon)));
+                    return output;
+                case LayerKind.Relu:
+                    graph.Node.Add(Node("Relu", [current], output));
+                    return output;
+                case LayerKind.Gelu:
+                    // x * (erf(x / sqrt 2) + 1) / 2, as PyTorch exports nn.GELU() at opset 17.
+                    if (!geluConstants)
+                    {
+                        graph.Initializer.Add(Initializer("gelu.sqrt2", [MathF.Sqrt(2f)]));
+                        graph.Initializer.Add(Initializer("gelu.one", [1f]));
+                        graph.Initializer.Add(Initializer("gelu.half", [0.5f]));
+                        geluConstants = true;
+                    }
+
+                    graph.Node.Add(Node("Div", [current, "gelu.sqrt2"], $"{path}.scaled"));
+                    graph.Node.Add(Node("Erf", [$"{path}.scaled"], $"{path}.erf"));
+                    graph.Node.Add(Node("Add", [$"{path}.erf", "gelu.one"], $"{path}.cdf2"));
+                    graph.Node.Add(Node("Mul", [current, $"{path}.cdf2"], $"{path}.twice"));
+                    graph.Node.Add(Node("Mul", [$"{path}.twice", "gelu.half"], output));
+                    return output;
+                case LayerKind.Dropout:
+                    // Evaluation mode: dropout is the identity, so it has no node (its index stays unused, as in PyTorch).
+                    return current;
+                case LayerKind.MaxPool2d or LayerKind.AvgPool2d:
+                    // count_include_pad = 1: padding counts as zeros in the average, as GpuNet's kernel does.
+                    var attributes = WindowAttributes(layer.Window);
+                    graph.Node.Add(layer.Kind == LayerKind.MaxPool2d
+                        ? Node("MaxPool", [current], output, attributes)
+                        : Node("AveragePool", [current], output, [.. attributes, Int("count_include_pad", 1)]));
+                    shape = new Shape(shape[0], layer.Window.OutputSize(shape[1]), layer.Window.OutputSize(shape[2]));
+                    return output;
+                case LayerKind.GlobalAvgPool:
+                    graph.Node.Add(Node("GlobalAveragePool", [current], output));
+                    shape = new Shape(shape[0], 1, 1);
+                    return output;
+                case LayerKind.Residual:
+                    var bodyShape = shape;
+                    string body = Layers(layer.BodyLayers, $"{path}.body.", current, ref bodyShape);
+                    var shortcutShape = shape;
+                    string shortcut = Layers(layer.ShortcutLayers, $"{path}.shortcut.", current, ref shortcutShape);
+                    graph.Node.Add(Node("Add", [body, shortcut], output));
+                    shape = bodyShape;
+                    return output;
+                default:
+                    graph.Node.Add(Node("Flatten", [current], output, Int("axis", 1)));
+                    shape = new Shape(shape.Length);
+                    return output;
+            }
+        }
+
+        private string[] Parameters(string path, long[] weightShape, bool bias)
+        {
+            graph.Initializer.Add(Initializer($"{path}.weight", ModelFile.Expect(tensors, $"{path}.weight", weightShape, source).ToFloats(), weightShape));
+            if (!bias)
+            {
+                return [$"{path}.weight"];
+            }
+
+            graph.Initializer.Add(Initializer($"{path}.bias", ModelFile.Expect(tensors, $"{path}.bias", [weightShape[0]], source).ToFloats(), weightShape[0]));
+            return [$"{path}.weight", $"{path}.bias"];
+        }
     }
 
     private static AttributeProto[] WindowAttributes(Window window) =>

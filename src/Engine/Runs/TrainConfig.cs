@@ -29,8 +29,12 @@ public enum Augmentation
 /// <summary>A training run's full configuration, every default resolved.</summary>
 public sealed record TrainConfig
 {
-    /// <summary>mlp, mlp-deep or vgg.</summary>
+    /// <summary>mlp, mlp-deep or vgg; for a model file, its name.</summary>
     public string Model { get; init; } = "mlp";
+
+    /// <summary>A model file's network (null: the built-in <see cref="Model"/>); stored whole, so a resume needs no file.</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(ModelDefinitionJson))]
+    public ModelDefinition? Network { get; init; }
 
     /// <summary>fashion-mnist, mnist or cifar10.</summary>
     public string Dataset { get; init; } = "fashion-mnist";
@@ -149,13 +153,46 @@ public sealed record TrainConfig
             EvalEvery = 500,
             Normalize = Normalization.Standard,
         },
-        _ => throw new ConfigurationException($"Unknown model '{model}'; known: {string.Join(", ", ModelSpec.Names)}."),
+        _ => throw new ConfigurationException($"Unknown model '{model}'; known: {string.Join(", ", ModelSpec.Names)}, or a model file (NAME.json)."),
     };
+
+    /// <summary>
+    /// The defaults for <paramref name="model"/>: a built-in model's name (see <see cref="DefaultsFor(string)"/>) or the
+    /// path of a model file (see <see cref="DefaultsFor(ModelDefinition)"/>), which is read and parsed here.
+    /// </summary>
+    public static TrainConfig ForModel(string model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return Choices.Models.Contains(model) ? DefaultsFor(model)
+            : model.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || File.Exists(model) ? DefaultsFor(ModelDefinition.Load(model))
+            : throw new ConfigurationException($"Unknown model '{model}'; known: {string.Join(", ", Choices.Models)}, or a model file (NAME.json).");
+    }
+
+    /// <summary>
+    /// The defaults for a model file's <paramref name="network"/>: Adam at 1e-3, batch 64, 1000 steps evaluated every
+    /// 100, Kaiming-uniform weights unless the file names an init, per-channel standardization.
+    /// </summary>
+    public static TrainConfig DefaultsFor(ModelDefinition network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        return new TrainConfig
+        {
+            Model = network.Name,
+            Network = network,
+            Hidden = [],
+            Init = network.Init ?? WeightInit.KaimingUniform,
+            Optimizer = "adam",
+            LearningRate = 1e-3,
+            BatchSize = 64,
+            Steps = 1000,
+            Normalize = Normalization.Standard,
+        };
+    }
 
     /// <summary>Throws a <see cref="ConfigurationException"/> naming the first setting that cannot work.</summary>
     public void Validate()
     {
-        if (!Choices.Models.Contains(Model))
+        if (Network is null && !Choices.Models.Contains(Model))
         {
             throw new ConfigurationException($"Unknown model '{Model}'; known: {string.Join(", ", Choices.Models)}.");
         }
@@ -215,6 +252,11 @@ public sealed record TrainConfig
             throw new ConfigurationException($"--width must be a positive number, got {Width}.");
         }
 
+        if (Network is not null && (BatchNorm || Dropout > 0 || Width != 1.0 || Hidden.Length > 0))
+        {
+            throw new ConfigurationException("--hidden, --batch-norm, --width and --dropout shape the built-in models; a model file gives its own layers.");
+        }
+
         if (BatchNorm && Model == "vgg")
         {
             throw new ConfigurationException("--batch-norm applies to mlp and mlp-deep; the vgg always has BatchNorm after each convolution.");
@@ -250,16 +292,46 @@ public sealed record TrainConfig
             throw new ConfigurationException($"--label-smoothing must be in [0, 1), got {LabelSmoothing}.");
         }
 
-        if ((BatchNorm || Model == "vgg") && BatchSize < 2)
+        if ((BatchNorm || (Network is null && Model == "vgg") || (Network?.Contains(LayerKind.BatchNorm) ?? false)) && BatchSize < 2)
         {
             throw new ConfigurationException("--batch-norm needs --batch-size of at least 2 (batch statistics of one sample are undefined).");
         }
     }
 
-    /// <summary>The architecture this configuration trains, for data of <paramref name="inputShape"/> and <paramref name="classes"/>.</summary>
-    public ModelSpec Architecture(int[] inputShape, int classes) => new(Model, inputShape, classes, Hidden, BatchNorm, Init, Width, Dropout);
+    /// <summary>
+    /// The architecture this configuration trains, for data of <paramref name="inputShape"/> and
+    /// <paramref name="classes"/>: the model file's network or the built-in model, initialized by <see cref="Init"/>,
+    /// every layer's shape checked.
+    /// </summary>
+    /// <exception cref="ConfigurationException">A layer cannot take its input; the message names it.</exception>
+    public ModelSpec Architecture(int[] inputShape, int classes)
+    {
+        ArgumentNullException.ThrowIfNull(inputShape);
+        var definition = Network is { } network
+            ? network with { Init = Init }
+            : BuiltinModels.Generate(Model, Hidden, BatchNorm, Init, Width, Dropout);
+        definition.Check(new Shape(inputShape), classes, Network is null ? Model : $"model '{Model}'");
+        return new ModelSpec(definition, inputShape, classes);
+    }
 
     /// <summary>The learning rate of every step.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public LearningRateSchedule Schedule => new(LrSchedule, LearningRate, Steps, WarmupSteps, LrStepEvery, LrStepFactor);
+}
+
+/// <summary>Writes a <see cref="ModelDefinition"/> as its model file's JSON object, and reads it back.</summary>
+internal sealed class ModelDefinitionJson : System.Text.Json.Serialization.JsonConverter<ModelDefinition>
+{
+    public override ModelDefinition Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options)
+    {
+        using var document = System.Text.Json.JsonDocument.ParseValue(ref reader);
+        return ModelDefinition.Parse(document.RootElement.GetRawText(), "the configuration's network");
+    }
+
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, ModelDefinition value, System.Text.Json.JsonSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(value);
+        writer.WriteRawValue(value.ToJson());
+    }
 }

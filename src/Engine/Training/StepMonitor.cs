@@ -140,8 +140,8 @@ public sealed class StepMonitor
             if (status[StepStatus.TensorSteps + t] == badStep)
             {
                 string name = model.NamedParameters[t].Name;
-                int layer = int.Parse(name[..name.IndexOf('.', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
-                where = $"; first non-finite gradient in layer {layer} ({model.Layers[layer].Kind}, {name})";
+                var (path, layer) = model.NamedLayers.First(l => name.StartsWith(l.Path + ".", StringComparison.Ordinal) && name.LastIndexOf('.') == l.Path.Length);
+                where = $"; first non-finite gradient in layer {path} ({layer.Kind}, {name})";
                 break;
             }
         }

@@ -1,0 +1,68 @@
+using System.CommandLine;
+using System.Globalization;
+using GpuNet.Engine;
+using GpuNet.Engine.Models;
+using GpuNet.Engine.Runs;
+using GpuNet.Kernels;
+
+namespace GpuNet.Cli;
+
+/// <summary>gpunet models: the built-in models, a model's file, and a model file's layers checked against a data set.</summary>
+internal static class ModelsCommand
+{
+    /// <summary>Each data set's sample shape (C, H, W) and class count.</summary>
+    private static readonly Dictionary<string, (int[] Input, int Classes)> Shapes = new()
+    {
+        ["fashion-mnist"] = ([1, 28, 28], 10),
+        ["mnist"] = ([1, 28, 28], 10),
+        ["cifar10"] = ([3, 32, 32], 10),
+    };
+
+    public static Command Create(TextWriter output)
+    {
+        var list = new Command("models", "List the built-in models (each is a model file shipped with gpunet); 'models show' prints one, 'models check' checks a model file.");
+        list.SetAction(_ =>
+        {
+            foreach (string name in BuiltinModels.Names)
+            {
+                output.WriteLine($"{name,-9} {BuiltinModels.Descriptions[name]}");
+            }
+
+            output.WriteLine("Train your own network with --model FILE.json (README: \"Your own network\"); 'gpunet models show vgg' prints a model file.");
+            return 0;
+        });
+
+        var name = new Argument<string>("model") { Description = "A built-in model (mlp, mlp-deep, vgg) or a model file (NAME.json)." };
+        var show = new Command("show", "Print a model file: a built-in's shipped file, or a model file in its canonical form.") { name };
+        show.SetAction(parse =>
+        {
+            string model = parse.GetValue(name)!;
+            output.Write(BuiltinModels.Names.Contains(model) ? BuiltinModels.ShippedText(model) : ModelDefinition.Load(model).ToJson());
+            return 0;
+        });
+
+        var dataset = new Option<string>("--dataset") { Description = "The data set whose samples and classes the model takes.", DefaultValueFactory = _ => "fashion-mnist" };
+        dataset.AcceptOnlyFromAmong([.. Choices.Datasets]);
+        var check = new Command("check", "Check a model against a data set's samples and classes without allocating anything: each layer's output shape and parameters.") { name, dataset };
+        check.SetAction(parse =>
+        {
+            string model = parse.GetValue(name)!;
+            var definition = BuiltinModels.Names.Contains(model) ? BuiltinModels.Shipped(model) : ModelDefinition.Load(model);
+            var (input, classes) = Shapes[parse.GetValue(dataset)!];
+            definition.Check(new Shape(input), classes, model);
+            var rows = definition.Summarize(new Shape(input), classes);
+            int width = Math.Max(5, rows.Max(r => r.Path.Length));
+            output.WriteLine($"{"layer".PadRight(width)}  {"type",-14} {"output",-16} parameters");
+            foreach (var (path, type, shape, parameters) in rows)
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{path.PadRight(width)}  {type,-14} {ModelDefinition.Describe(shape),-16} {parameters:N0}"));
+            }
+
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{definition.Name}: {rows.Sum(r => r.Parameters):N0} parameters, input ({string.Join(", ", input)}), {classes} classes"));
+            return 0;
+        });
+        list.Subcommands.Add(show);
+        list.Subcommands.Add(check);
+        return list;
+    }
+}
