@@ -16,18 +16,20 @@ namespace GpuNet.Benchmarks;
 public static class ModelBenchmarks
 {
     /// <summary>
-    /// The step rows of the built-in models (the VGG also at width 0.125), or of <paramref name="only"/> (a built-in
-    /// model's name or a model file's path) alone.
+    /// The step rows of the built-in models (the VGG also at width 0.125), or of <paramref name="only"/> alone: built-in
+    /// models' names or model files' paths, comma-separated, the VGG at <paramref name="width"/>, each at its default
+    /// batch or <paramref name="batchSize"/>.
     /// </summary>
-    public static IEnumerable<BenchRow> Run(Device device, bool quick, string? filter, IReadOnlyList<GemmPrecision> precisions, string? only = null)
+    public static IEnumerable<BenchRow> Run(
+        Device device, bool quick, string? filter, IReadOnlyList<GemmPrecision> precisions, string? only = null, double width = 1, int? batchSize = null)
     {
         var models = only is null
             ? new (string Name, double Width)[] { ("mlp", 1), ("mlp-deep", 1), ("vgg", 0.125), ("vgg", 1) }
-            : [(only, 1)];
-        foreach (var (name, width) in models)
+            : [.. only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(m => (m, m == "vgg" ? width : 1.0))];
+        foreach (var (name, scale) in models)
         {
             var defaults = TrainConfig.ForModel(name);
-            string label = width == 1 ? defaults.Model : string.Create(CultureInfo.InvariantCulture, $"{name}-w{width}");
+            string label = scale == 1 ? defaults.Model : string.Create(CultureInfo.InvariantCulture, $"{name}-w{scale}");
             foreach (var precision in precisions)
             {
                 // Quick mode on the CPU accelerator (CI) times the full-width VGG step, seconds there, in fp32 only.
@@ -38,7 +40,7 @@ public static class ModelBenchmarks
                     continue;
                 }
 
-                var config = defaults with { Width = width, Precision = precision };
+                var config = defaults with { Width = scale, Precision = precision, BatchSize = batchSize ?? defaults.BatchSize };
                 yield return Step(device, config, kernel, quick || slow ? 2 : 20);
             }
         }

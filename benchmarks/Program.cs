@@ -18,7 +18,8 @@ public static class Program
     private const string Usage =
         "usage: dotnet run --project benchmarks -c Release -- [--accelerator auto|cuda|opencl|cpu] [--filter TEXT] [--quick] [--out DIR]\n" +
         "            [--precision fp32|tf32]   GEMM, convolution and model-step rows in that precision only (default: both)\n" +
-        "            [--model M]   the model-step rows of M only (mlp, mlp-deep, vgg or a model file NAME.json)\n" +
+        "            [--model M[,M...] [--width F] [--batch-size B]]   the model-step rows of these only (mlp, mlp-deep, vgg at\n" +
+        "            width F, model files NAME.json), each at its default batch or B\n" +
         "       [--profile M [--width F]]   per-layer forward/backward times of one model (built-in or model file)\n" +
         "       [--plan M [--width F] [--sms 132] [--precision fp32|tf32] [--at-step N]]   every launch of step N (default 1)\n" +
         "            of a run on a CUDA GPU with that many SMs (no GPU needed)\n" +
@@ -37,6 +38,7 @@ public static class Program
         string? filter = null, outDir = null, profile = null, plan = null, ptxDir = null;
         string? model = null;
         double width = 1;
+        int? batchSize = null;
         int sms = 132, scaling = 0, atStep = 1;
         GemmPrecision? precision = null;
         for (int i = 0; i < args.Length; i++)
@@ -79,6 +81,9 @@ public static class Program
                     break;
                 case "--width" when double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out double w) && w > 0:
                     width = w;
+                    break;
+                case "--batch-size" when int.TryParse(Value(), NumberStyles.None, CultureInfo.InvariantCulture, out int b) && b > 1:
+                    batchSize = b;
                     break;
                 case "--accelerator" when Enum.TryParse(Value(), ignoreCase: true, out kind):
                     break;
@@ -129,7 +134,7 @@ public static class Program
                 rows.AddRange(kernels.Rows);
             }
 
-            rows.AddRange(ModelBenchmarks.Run(device, quick, filter, precisions, model));
+            rows.AddRange(ModelBenchmarks.Run(device, quick, filter, precisions, model, width, batchSize));
             if (outDir is not null)
             {
                 BenchFiles.Write(outDir, rows, $"{accelerator} ({device.Info.Name})");

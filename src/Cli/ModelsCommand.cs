@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using GpuNet.Engine;
+using GpuNet.Engine.Data;
 using GpuNet.Engine.Models;
 using GpuNet.Engine.Runs;
 using GpuNet.Kernels;
@@ -10,14 +10,6 @@ namespace GpuNet.Cli;
 /// <summary>gpunet models: the built-in models, a model's file, and a model file's layers checked against a data set.</summary>
 internal static class ModelsCommand
 {
-    /// <summary>Each data set's sample shape (C, H, W) and class count.</summary>
-    private static readonly Dictionary<string, (int[] Input, int Classes)> Shapes = new()
-    {
-        ["fashion-mnist"] = ([1, 28, 28], 10),
-        ["mnist"] = ([1, 28, 28], 10),
-        ["cifar10"] = ([3, 32, 32], 10),
-    };
-
     public static Command Create(TextWriter output)
     {
         var list = new Command("models", "List the built-in models (each is a model file shipped with gpunet); 'models show' prints one, 'models check' checks a model file.");
@@ -48,7 +40,9 @@ internal static class ModelsCommand
         {
             string model = parse.GetValue(name)!;
             var definition = BuiltinModels.Names.Contains(model) ? BuiltinModels.Shipped(model) : ModelDefinition.Load(model);
-            var (input, classes) = Shapes[parse.GetValue(dataset)!];
+            string set = parse.GetValue(dataset)!;
+            int[] input = DataSets.SampleShape(set)!;
+            int classes = DataSets.ClassNames(set)!.Count;
             definition.Check(new Shape(input), classes, model);
             var rows = definition.Summarize(new Shape(input), classes);
             int width = Math.Max(5, rows.Max(r => r.Path.Length));

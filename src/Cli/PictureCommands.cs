@@ -32,7 +32,7 @@ internal static class PictureCommands
                 throw new ConfigurationException($"--count and --columns must be at least 1, got {n} and {perRow}.");
             }
 
-            var transformations = TrainCommand.ParseAugment(parse.GetValue(augment));
+            var transformations = TrainOptions.ParseAugment(parse.GetValue(augment));
             int padding = parse.GetValue(cropPadding);
             if (padding is not (2 or 4))
             {

@@ -4,7 +4,6 @@ using System.Text.Json;
 using GpuNet.Engine;
 using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Data;
-using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 
 namespace GpuNet.Cli;

@@ -1,13 +1,9 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using GpuNet.Engine;
-using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Data;
 using GpuNet.Engine.Distributed;
-using GpuNet.Engine.Layers;
-using GpuNet.Engine.Models;
 using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 
@@ -18,140 +14,44 @@ internal static class TrainCommand
 {
     public static Command Create(TextWriter output, bool interactive)
     {
-        var model = new Option<string>("--model") { Description = "mlp (the reference MLP), mlp-deep (the tuned MLP), vgg (the ConvNet), or a model file (NAME.json; see 'gpunet models').", DefaultValueFactory = _ => "mlp" };
-        model.CompletionSources.Add([.. Choices.Models]);
-        var dataset = new Option<string>("--dataset") { Description = "fashion-mnist (embedded), mnist or cifar10 (from --data-dir).", DefaultValueFactory = _ => "fashion-mnist" };
-        dataset.AcceptOnlyFromAmong([.. Choices.Datasets]);
-        var dataDir = new Option<string?>("--data-dir") { Description = "Directory holding the data set's files (IDX or CIFAR-10 binary)." };
-        var hidden = new Option<int[]?>("--hidden") { Description = "Hidden layer widths, comma-separated (mlp: 100; mlp-deep: 512,512,256,128,64).", CustomParser = ParseWidths };
-        var optimizer = new Option<string?>("--optimizer") { Description = "sgd or adam (mlp: sgd; mlp-deep and vgg: adam)." };
-        optimizer.AcceptOnlyFromAmong([.. Choices.Optimizers]);
-        var lr = new Option<double?>("--lr") { Description = "Learning rate (mlp: 2e-3; mlp-deep: 2e-4; vgg: 1e-4)." };
-        var momentum = new Option<double?>("--momentum") { Description = "SGD momentum (default 0)." };
-        var weightDecay = new Option<double?>("--weight-decay") { Description = "L2 weight decay (default 0)." };
-        var batchSize = new Option<int?>("--batch-size") { Description = "Batch size (mlp: 200; mlp-deep: 400; vgg: 32)." };
-        var steps = new Option<int?>("--steps") { Description = "Training steps (mlp: 1500; mlp-deep: 4000; vgg: 5000)." };
-        var evalEvery = new Option<int?>("--eval-every") { Description = "Evaluate on the whole test set every N steps and at the end (mlp: 100; vgg: 500)." };
-        var width = new Option<double?>("--width") { Description = "VGG: multiply every layer's channel count by F (at least 1 channel); 1 is the reference ConvNet." };
-        var batchNorm = new Option<bool>("--batch-norm") { Description = "MLP: BatchNorm after each hidden Linear (Linear -> BatchNorm -> ReLU)." };
-        var init = new Option<string?>("--init") { Description = "Weight init: small-normal (N(0, 1e-4^2), the reference MLP's) or kaiming-uniform (PyTorch's default; mlp-deep and vgg)." };
-        init.AcceptOnlyFromAmong([.. Choices.Of<WeightInit>()]);
-        var normalize = new Option<string?>("--normalize") { Description = "none (subtract the mean image, keep the 0..255 scale; mlp and mlp-deep) or standard (per-channel mean/std; vgg)." };
-        normalize.AcceptOnlyFromAmong([.. Choices.Of<Normalization>()]);
-        var seed = new Option<int>("--seed") { Description = "Seed of initialization and data order.", DefaultValueFactory = _ => 42 };
-        var precision = new Option<string>("--precision")
+        var o = new TrainOptions();
+        var command = new Command("train", "Train a model and write metrics.csv, summary.json, curves.png and model.safetensors.");
+        foreach (var option in o.All)
         {
-            Description = "GEMM arithmetic: fp32 (default) or tf32 (operands rounded to TF32, fp32 sums: tensor cores on CUDA, the same numerics emulated elsewhere).",
-            DefaultValueFactory = _ => "fp32",
-        };
-        precision.AcceptOnlyFromAmong([.. Choices.Of<GpuNet.Kernels.GemmPrecision>()]);
-        var accelerator = Program.AcceleratorOption();
-        var outDir = new Option<string?>("--out") { Description = "Run directory (default runs/<timestamp>-<model>)." };
-        var force = new Option<bool>("--force") { Description = "Write into --out even if it already holds files." };
-        var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write checkpoint.safetensors every N steps (default: at every evaluation), and always at the end and on an interrupt." };
-        var onNan = new Option<string>("--on-nan") { Description = "On a non-finite loss or gradient: stop (default; keeps the last good checkpoint) or skip the step.", DefaultValueFactory = _ => "stop" };
-        onNan.AcceptOnlyFromAmong([.. Choices.Of<NanPolicy>()]);
-        var lrSchedule = new Option<string?>("--lr-schedule") { Description = "constant (default), cosine (half a cosine to 0 over the steps after warm-up) or step (times --lr-step-factor every --lr-step-every steps)." };
-        lrSchedule.AcceptOnlyFromAmong([.. Choices.Of<GpuNet.Engine.Optim.LearningRateKind>()]);
-        var warmup = new Option<int?>("--warmup-steps") { Description = "Raise the learning rate linearly from 0 over the first N steps (default 0)." };
-        var lrStepEvery = new Option<int?>("--lr-step-every") { Description = "step schedule: steps between decays (default 1000)." };
-        var lrStepFactor = new Option<double?>("--lr-step-factor") { Description = "step schedule: the factor of each decay (default 0.1)." };
-        var augment = new Option<string?>("--augment") { Description = "Training-image augmentation on the device: flip (mirror, p = 0.5), crop (zero-pad, random crop back), or flip,crop. Off by default; never at evaluation." };
-        var cropPadding = new Option<int?>("--crop-padding") { Description = "crop augmentation: zero padding of 2 or 4 pixels (default 4)." };
-        var dropout = new Option<double?>("--dropout") { Description = "mlp, mlp-deep: inverted dropout with probability P after each hidden ReLU (default 0: none)." };
-        var labelSmoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing E of the training loss, as PyTorch's CrossEntropyLoss(label_smoothing=E) (default 0); the test loss stays plain cross-entropy." };
-        var distributed = new Option<string>("--distributed")
-        {
-            Description = "auto (MPI when started by mpirun or a scheduler's MPI launcher with several processes; else one process), none or mpi.",
-            DefaultValueFactory = _ => "auto",
-        };
-        distributed.AcceptOnlyFromAmong([.. Choices.Of<DistributedMode>()]);
-        var nccl = new Option<string?>("--nccl") { Description = "libnccl.so.2 to all-reduce gradients between CUDA devices (default: GPUNET_NCCL, the loader's path, Python's site-packages)." };
-        var resume = new Option<string?>("--resume") { Description = "Continue the run in DIR from its checkpoint.safetensors (its configuration is the checkpoint's; --accelerator may change)." };
+            command.Options.Add(option);
+        }
 
-        var command = new Command("train", "Train a model and write metrics.csv, summary.json, curves.png and model.safetensors.")
-        {
-            model, dataset, dataDir, hidden, width, optimizer, lr, momentum, weightDecay, batchSize, steps, evalEvery, batchNorm, init,
-            normalize, lrSchedule, warmup, lrStepEvery, lrStepFactor, augment, cropPadding, dropout, labelSmoothing, seed, precision, accelerator,
-            outDir, force, checkpointEvery, onNan, distributed, nccl, resume, Program.VerboseOption(),
-        };
+        command.Options.Add(Program.VerboseOption());
         command.SetAction(parse =>
         {
             var placement = new Placement(
-                Choices.Parse<DistributedMode>(parse.GetValue(distributed)!),
-                parse.GetValue(nccl));
-            if (parse.GetValue(resume) is { } resumeDir)
+                Choices.Parse<DistributedMode>(parse.GetValue(o.Distributed)!),
+                parse.GetValue(o.Nccl));
+            if (parse.GetValue(o.Resume) is { } resumeDir)
             {
                 var others = parse.CommandResult.Children.OfType<OptionResult>()
-                    .Where(o => !o.Implicit && o.Option != resume && o.Option != accelerator && o.Option != distributed && o.Option != nccl && o.Option.Name != "--verbose")
-                    .Select(o => o.Option.Name).ToList();
+                    .Where(r => !r.Implicit && r.Option != o.Resume && r.Option != o.Accelerator && r.Option != o.Distributed && r.Option != o.Nccl && r.Option.Name != "--verbose")
+                    .Select(r => r.Option.Name).ToList();
                 if (others.Count > 0)
                 {
                     throw new ConfigurationException($"--resume takes the checkpoint's configuration; {string.Join(", ", others)} cannot be changed (only --accelerator).");
                 }
 
-                return Resume(output, interactive, resumeDir, parse.GetResult(accelerator) is { Implicit: false } ? Program.ParseAccelerator(parse.GetValue(accelerator)) : null, placement);
+                return Resume(output, interactive, resumeDir, parse.GetResult(o.Accelerator) is { Implicit: false } ? Program.ParseAccelerator(parse.GetValue(o.Accelerator)) : null, placement);
             }
 
-            string modelName = parse.GetValue(model)!;
-            var defaults = TrainConfig.ForModel(modelName);
-            var config = defaults with
-            {
-                Dataset = parse.GetValue(dataset)!,
-                DataDir = parse.GetValue(dataDir),
-                Hidden = parse.GetResult(hidden) is null ? defaults.Hidden : parse.GetValue(hidden)!,
-                Optimizer = parse.GetValue(optimizer) ?? defaults.Optimizer,
-                LearningRate = parse.GetValue(lr) ?? defaults.LearningRate,
-                Momentum = parse.GetValue(momentum) ?? defaults.Momentum,
-                WeightDecay = parse.GetValue(weightDecay) ?? defaults.WeightDecay,
-                BatchSize = parse.GetValue(batchSize) ?? defaults.BatchSize,
-                Steps = parse.GetValue(steps) ?? defaults.Steps,
-                EvalEvery = parse.GetValue(evalEvery) ?? defaults.EvalEvery,
-                BatchNorm = parse.GetValue(batchNorm),
-                Width = parse.GetValue(width) ?? defaults.Width,
-                Init = parse.GetValue(init) is { } initName ? Choices.Parse<WeightInit>(initName) : defaults.Init,
-                Normalize = parse.GetValue(normalize) is { } normalizeName ? Choices.Parse<Normalization>(normalizeName) : defaults.Normalize,
-                Seed = parse.GetValue(seed),
-                Precision = Choices.Parse<GpuNet.Kernels.GemmPrecision>(parse.GetValue(precision)!),
-                Accelerator = Program.ParseAccelerator(parse.GetValue(accelerator)),
-                CheckpointEvery = parse.GetValue(checkpointEvery) ?? parse.GetValue(evalEvery) ?? defaults.EvalEvery,
-                OnNan = Choices.Parse<NanPolicy>(parse.GetValue(onNan)!),
-                LrSchedule = parse.GetValue(lrSchedule) is { } scheduleName ? Choices.Parse<GpuNet.Engine.Optim.LearningRateKind>(scheduleName) : defaults.LrSchedule,
-                WarmupSteps = parse.GetValue(warmup) ?? defaults.WarmupSteps,
-                LrStepEvery = parse.GetValue(lrStepEvery) ?? defaults.LrStepEvery,
-                LrStepFactor = parse.GetValue(lrStepFactor) ?? defaults.LrStepFactor,
-                Augment = ParseAugment(parse.GetValue(augment)),
-                CropPadding = parse.GetValue(cropPadding) ?? defaults.CropPadding,
-                Dropout = parse.GetValue(dropout) ?? defaults.Dropout,
-                LabelSmoothing = parse.GetValue(labelSmoothing) ?? defaults.LabelSmoothing,
-            };
-            if (parse.GetResult(cropPadding) is not null && !config.Augment.Contains(Augmentation.Crop))
-            {
-                throw new ConfigurationException("--crop-padding applies with --augment crop.");
-            }
+            var config = o.ToConfig(parse);
+            CheckArchitecture(config);
 
-            if ((parse.GetResult(lrStepEvery) is not null || parse.GetResult(lrStepFactor) is not null) && config.LrSchedule != GpuNet.Engine.Optim.LearningRateKind.Step)
-            {
-                throw new ConfigurationException("--lr-step-every and --lr-step-factor apply with --lr-schedule step.");
-            }
-
-            if (config.Network is null && config.Model != "mlp" && config.Model != "mlp-deep" && parse.GetResult(hidden) is not null)
-            {
-                throw new ConfigurationException("--hidden applies to mlp and mlp-deep only.");
-            }
-
-            if (config.Network is null && config.Model != "vgg" && parse.GetResult(width) is not null)
-            {
-                throw new ConfigurationException("--width applies to vgg only.");
-            }
-
-            config.Validate();
-
-            string directory = parse.GetValue(outDir) ?? Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{config.Model}");
-            return Train(output, interactive, config, directory, resumeFrom: null, placement, force: parse.GetValue(force));
+            string directory = parse.GetValue(o.OutDir) ?? Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{config.Model}");
+            return Train(output, interactive, config, directory, resumeFrom: null, placement, force: parse.GetValue(o.Force));
         });
         return command;
     }
+
+    /// <summary>Checks every layer against the data set's sample shape and classes before anything is made or loaded.</summary>
+    private static void CheckArchitecture(TrainConfig config) =>
+        _ = config.Architecture(DataSets.SampleShape(config.Dataset)!, DataSets.ClassNames(config.Dataset)!.Count);
 
     private static int Resume(TextWriter output, bool interactive, string directory, AcceleratorKind? accelerator, Placement placement)
     {
@@ -159,6 +59,7 @@ internal static class TrainCommand
         var (_, _, config, state) = GpuNet.Engine.Checkpoints.Checkpoint.Read(path);
         config = accelerator is { } kind ? config with { Accelerator = kind } : config;
         config.Validate();
+        CheckArchitecture(config);
         if (state.Step >= config.Steps)
         {
             output.WriteLine($"{directory}: the run already finished its {config.Steps} steps; nothing to resume.");
@@ -321,183 +222,6 @@ internal static class TrainCommand
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new GpuNetException($"{directory}: cannot write the run directory ({e.Message}).", e);
-        }
-    }
-
-    /// <summary>--augment flip, crop or flip,crop (in any order).</summary>
-    internal static Augmentation[] ParseAugment(string? text)
-    {
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return [];
-        }
-
-        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        var result = new List<Augmentation>();
-        foreach (string part in parts)
-        {
-            var augmentation = Choices.Of<Augmentation>().Contains(part)
-                ? Choices.Parse<Augmentation>(part)
-                : throw new ConfigurationException($"--augment takes {string.Join(", ", Choices.Of<Augmentation>())} or several comma-separated; '{part}' is not one of them.");
-            if (!result.Contains(augmentation))
-            {
-                result.Add(augmentation);
-            }
-        }
-
-        return [.. result];
-    }
-
-    private static int[]? ParseWidths(ArgumentResult result)
-    {
-        var text = string.Join(",", result.Tokens.Select(t => t.Value));
-        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var widths = new int[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-        {
-            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out widths[i]) || widths[i] < 1)
-            {
-                result.AddError($"--hidden takes positive integers separated by commas, got '{text}'.");
-                return null;
-            }
-        }
-
-        return widths;
-    }
-}
-
-/// <summary>Progress on the console: a live line on a terminal, plain lines at each evaluation otherwise.</summary>
-internal sealed class ConsoleProgress(TextWriter output, bool interactive) : ITrainingObserver
-{
-    private MetricsRow? last;
-    private long lastDraw;
-    private bool lineOpen;
-
-    public void Started(TrainConfig config, string accelerator, long parameters, long deviceBytes, int firstStep) =>
-        output.WriteLine(string.Create(
-            CultureInfo.InvariantCulture,
-            $"training {config.Model} ({parameters:N0} parameters) on {config.Dataset} with {accelerator}{(firstStep > 1 ? $" from step {firstStep}" : "")}; device memory held: {DeviceMemoryException.Format(deviceBytes)}"));
-
-    public void Skipped(int step, string reason)
-    {
-        if (lineOpen)
-        {
-            output.WriteLine();
-            lineOpen = false;
-        }
-
-        output.WriteLine($"{reason}; skipped (--on-nan skip)");
-    }
-
-    public void Step(int step, int steps, double imagesPerSecond, double elapsedSeconds)
-    {
-        if (!interactive)
-        {
-            return;
-        }
-
-        long now = Environment.TickCount64;
-        if (now - lastDraw < 250 && step != steps)
-        {
-            return;
-        }
-
-        lastDraw = now;
-        double eta = step > 0 ? elapsedSeconds / step * (steps - step) : 0;
-        string metrics = last is null ? "" : string.Create(CultureInfo.InvariantCulture, $"  loss {last.TrainLoss:F4}  test acc {last.TestAccuracy:F4}");
-        output.Write(string.Create(
-            CultureInfo.InvariantCulture,
-            $"\rstep {step}/{steps}{metrics}  {imagesPerSecond:F0} img/s  ETA {TimeSpan.FromSeconds(Math.Round(eta)):hh\\:mm\\:ss}   "));
-        lineOpen = true;
-    }
-
-    public void Evaluated(MetricsRow row, int steps)
-    {
-        last = row;
-        if (lineOpen)
-        {
-            output.WriteLine();
-            lineOpen = false;
-        }
-
-        output.WriteLine(string.Create(
-            CultureInfo.InvariantCulture,
-            $"step {row.Step,6}/{steps}  train loss {row.TrainLoss:F4}  test loss {row.TestLoss:F4}  test accuracy {row.TestAccuracy:F4}  {row.ElapsedSeconds:F1} s"));
-    }
-
-    public void Finish()
-    {
-        if (lineOpen)
-        {
-            output.WriteLine();
-        }
-    }
-}
-
-/// <summary>
-/// Ctrl-C (SIGINT) and SIGTERM: the first asks training to stop after the current step and write a checkpoint (exit
-/// 130 or 143); a second exits at once.
-/// </summary>
-internal sealed class Interrupt : IDisposable
-{
-    private readonly CancellationTokenSource source = new();
-    private readonly Action<int> exit;
-    private readonly TextWriter error;
-    private readonly PosixSignalRegistration[] registrations;
-
-    /// <summary>Handles SIGINT and SIGTERM sent to this process; a second signal ends it with <see cref="Environment.Exit"/>.</summary>
-    public Interrupt()
-        : this(Environment.Exit, Console.Error)
-    {
-        registrations = [PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle), PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle)];
-    }
-
-    /// <summary>Registers no handler: signals come only through <see cref="Handle"/>, and a second one calls <paramref name="exit"/>.</summary>
-    internal Interrupt(Action<int> exit, TextWriter error)
-    {
-        this.exit = exit;
-        this.error = error;
-        registrations = [];
-    }
-
-    public CancellationToken Token => source.Token;
-
-    /// <summary>130 after SIGINT, 143 after SIGTERM (128 + the signal number, as shells report).</summary>
-    public int ExitCode { get; private set; } = 130;
-
-    public void Dispose()
-    {
-        foreach (var registration in registrations)
-        {
-            registration.Dispose();
-        }
-
-        source.Dispose();
-    }
-
-    /// <summary>
-    /// The first signal cancels <see cref="Token"/>, remembers its exit code and keeps the process alive
-    /// (<see cref="PosixSignalContext.Cancel"/>); a second one exits at once with its own code.
-    /// </summary>
-    internal void Handle(PosixSignalContext context)
-    {
-        int code = context.Signal == PosixSignal.SIGTERM ? 143 : 130;
-        if (source.IsCancellationRequested)
-        {
-            exit(code);
-            return;
-        }
-
-        context.Cancel = true;
-        ExitCode = code;
-        error.WriteLine($"gpunet: stopping after the current step and writing a checkpoint ({(code == 130 ? "Ctrl-C" : "SIGTERM")} again to exit at once)");
-        try
-        {
-            source.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The run already ended (another data-parallel rank's request stopped it) while this signal was on its way.
         }
     }
 }

@@ -77,13 +77,13 @@ public sealed class KernelLibrary
     /// <summary>GEMM.</summary>
     public Gemm Gemm { get; }
 
-    /// <summary>ReLU, bias add and gradient, fill.</summary>
+    /// <summary>ReLU, GELU, addition, bias add and gradient, fill, dropout.</summary>
     public Elementwise Elementwise { get; }
 
-    /// <summary>Convolution by im2col + GEMM.</summary>
+    /// <summary>Convolution: implicit GEMM on GPUs (no im2col buffer), im2col + GEMM on the CPU accelerator.</summary>
     public Convolution Convolution { get; }
 
-    /// <summary>Max and average pooling.</summary>
+    /// <summary>Max, average and global average pooling.</summary>
     public Pooling Pooling { get; }
 
     /// <summary>Batch normalization.</summary>

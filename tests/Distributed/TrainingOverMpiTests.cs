@@ -73,23 +73,36 @@ public sealed class TrainingOverMpiTests(ITestOutputHelper log)
         { "mlp, batch 200, 4 ranks", 4, ["--batch-size", "200", "--steps", "200", "--eval-every", "100"], 0.002 },
         { "mlp-deep, 2 ranks", 2, ["--model", "mlp-deep", "--steps", "50", "--eval-every", "50"], 0.002 },
         { "vgg at 1/8 width, 2 ranks", 2, ["--model", "vgg", "--width", "0.125", "--steps", "30", "--eval-every", "30"], 0.01 },
+        { "a residual model file, 2 ranks", 2, ["--model", ResidualFilePlaceholder, "--batch-size", "32", "--steps", "30", "--eval-every", "30"], 0.01 },
     };
 
+    private const string ResidualFilePlaceholder = "RESIDUAL.json";
+
+    /// <summary>The gradient check's residual network (BatchNorm, GELU, both kinds of shortcut) as a model file.</summary>
+    private static readonly Lazy<string> ResidualFile = new(() =>
+    {
+        string path = Path.Combine(SyntheticData.NewDirectory(), "residual.json");
+        File.WriteAllText(path, GpuNet.Tests.Engine.ModelFileTests.ResidualNet);
+        return path;
+    });
+
     /// <summary>
-    /// BatchNorm takes per-rank batch statistics (as DistributedDataParallel without SyncBatchNorm), so the VGG's ranks
-    /// compute another function of the batch than one process: its accuracy is compared within 0.01.
+    /// BatchNorm takes per-rank batch statistics (as DistributedDataParallel without SyncBatchNorm), so the VGG's and the
+    /// residual network's ranks compute another function of the batch than one process: accuracy is compared within 0.01.
     /// </summary>
     [Theory]
     [MemberData(nameof(Configurations))]
     public void MoreRanksAndDeeperModelsTrainWhatOneProcessTrains(string what, int ranks, string[] args, double accuracyTolerance)
     {
         MpiRun.SkipUnlessOpenMpi();
+        bool batchNorm = args.Contains("vgg") || args.Contains(ResidualFilePlaceholder);
+        args = [.. args.Select(a => a == ResidualFilePlaceholder ? ResidualFile.Value : a)];
         string one = Out(), many = Out();
         var single = Single([.. args, "--out", one]);
         Assert.True(single.Code == 0, single.Output);
         var (code, output) = Ranks(ranks, [.. args, "--out", many]);
         Assert.True(code == 0, output);
-        if (args.Contains("vgg"))
+        if (batchNorm)
         {
             Assert.Equal(Metrics(one).Select(r => r.Step), Metrics(many).Select(r => r.Step));
             Assert.InRange(Math.Abs(Metrics(one)[^1].TestAccuracy - Metrics(many)[^1].TestAccuracy), 0, accuracyTolerance);

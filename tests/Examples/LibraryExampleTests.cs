@@ -7,9 +7,9 @@ public sealed class ProcessGlobals;
 [Collection(nameof(ProcessGlobals))]
 public sealed class LibraryExampleTests
 {
-    private static string[] ExampleLines()
+    private static string[] ExampleLines(string file)
     {
-        string source = File.ReadAllText(Path.Combine(RepositoryRoot() ?? throw new InvalidOperationException(), "tests", "Examples", "LibraryExample.cs"));
+        string source = File.ReadAllText(Path.Combine(RepositoryRoot() ?? throw new InvalidOperationException(), "tests", "Examples", file));
         int begin = source.IndexOf("// example-begin", StringComparison.Ordinal), end = source.IndexOf("// example-end", StringComparison.Ordinal);
         return source[begin..end].Split('\n').Skip(1).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
     }
@@ -27,8 +27,10 @@ public sealed class LibraryExampleTests
         return null;
     }
 
-    [Fact]
-    public void TheReadmeShowsTheExampleThatThisTestRuns()
+    [Theory]
+    [InlineData("LibraryExample.cs")]
+    [InlineData("ResidualExample.cs")]
+    public void TheReadmeShowsTheExampleThatThisTestRuns(string file)
     {
         string root = RepositoryRoot() ?? "";
         if (root.Length == 0)
@@ -37,11 +39,11 @@ public sealed class LibraryExampleTests
         }
 
         var readme = File.ReadAllText(Path.Combine(root, "README.md")).Split('\n').Select(l => l.Trim()).ToList();
-        var lines = ExampleLines();
+        var lines = ExampleLines(file);
         int start = readme.IndexOf(lines[0]);
-        Assert.True(start >= 0, "the README lacks the library example's first line");
+        Assert.True(start >= 0, $"the README lacks {file}'s first line");
         Assert.Equal(lines, readme.Skip(start).Take(lines.Length));
-        Assert.True(lines.Length + 3 < 30, "the example must stay under 30 lines");
+        Assert.True(lines.Length + 3 < 30, "an example must stay under 30 lines");
     }
 
     [Fact]
@@ -65,5 +67,38 @@ public sealed class LibraryExampleTests
 
         Assert.Matches(@"^test accuracy 0\.(8|9)\d{3} after 300 steps", output.ToString());
         Assert.True(File.Exists(Path.Combine(dir, "my-run", "model.safetensors")));
+    }
+
+    [Fact]
+    public void TheResidualExampleTrainsSavesAndExports()
+    {
+        string previous = Directory.GetCurrentDirectory();
+        string dir = Support.SyntheticData.NewDirectory();
+        Directory.SetCurrentDirectory(dir);
+        using var output = new StringWriter();
+        var console = Console.Out;
+        try
+        {
+            Console.SetOut(output);
+            ResidualExample.Run();
+        }
+        finally
+        {
+            Console.SetOut(console);
+            Directory.SetCurrentDirectory(previous);
+        }
+
+        var match = System.Text.RegularExpressions.Regex.Match(output.ToString(), @"^test accuracy (0\.\d{4}) after 100 steps");
+        Assert.True(match.Success, output.ToString());
+        double accuracy = double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(accuracy > 0.6, $"the residual example reached only {accuracy} (chance is 0.1)");
+        var (info, _) = GpuNet.Engine.Checkpoints.ModelFile.Read(Path.Combine(dir, "my-resnet-run", "model.safetensors"));
+        string file = File.ReadAllText(Path.Combine(dir, "my-resnet.json"));
+        Assert.Equal(file, (info.Spec.Definition with { Init = null }).ToJson());
+        Assert.Equal(GpuNet.Engine.Layers.WeightInit.KaimingUniform, info.Spec.Init);
+        TestContext.Current.TestOutputHelper?.WriteLine(output.ToString());
+        Assert.Equal(file, GpuNet.Engine.Models.ModelDefinition.Parse(file, "my-resnet.json").ToJson());
+        Assert.Contains("\"shortcut\"", file, StringComparison.Ordinal);
+        Assert.True(new FileInfo(Path.Combine(dir, "my-resnet-run", "model.onnx")).Length > 10_000);
     }
 }

@@ -47,6 +47,76 @@ public sealed class ElementwiseTests
 
     [Theory]
     [MemberData(nameof(Accelerators))]
+    public void ReluKeepsNaNAndItsBackwardPassesNothingThroughIt(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    {
+        float[] x = [float.NaN, -1f, 0f, 2f, float.NegativeInfinity, float.PositiveInfinity, -0f];
+        var output = buffers.Garbage(x.Length);
+        library.Elementwise.ReluForward(output, buffers.Upload(x, x.Length));
+        Numerics.AssertClose([double.NaN, 0, 0, 2, 0, double.PositiveInfinity, 0], buffers.Read(output), 0, 0, "ReLU of NaN, infinities and zeros (PyTorch: NaN stays NaN)");
+        var dInput = buffers.Garbage(x.Length);
+        library.Elementwise.ReluBackward(dInput, buffers.Upload(Enumerable.Repeat(3f, x.Length).ToArray(), x.Length), output);
+        Numerics.AssertClose([0, 0, 0, 3, 0, 3, 0], buffers.Read(dInput), 0, 0, "ReLU backward passes the gradient where the output is positive");
+    });
+
+    /// <summary>GELU inputs: normal values over the curve's bend, the tails, zero, and values where erf's fit changes regime.</summary>
+    private static float[] GeluInputs(Random random, int length) =>
+        [.. Numerics.Normal(random, length, std: 2.5), 0f, -0f, 1e-6f, -1e-6f, 4f, -4f, 6f, -6f, 9f, -9f, 12f, -12f, 30f, -30f];
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void GeluForwardMatchesTheExactErfForm(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    {
+        var random = new Random(11);
+        foreach (int length in Lengths)
+        {
+            var x = GeluInputs(random, length);
+            var output = buffers.Garbage(x.Length);
+            library.Elementwise.GeluForward(output, buffers.Upload(x, x.Length));
+            // float's own rounding of x * Phi(x) is 6e-8 relative; erf's fit adds 1.2e-7 of erfc.
+            Numerics.AssertClose(x.Select(v => Reference.Gelu(v)).ToArray(), buffers.Read(output), 1e-7, 1e-6, $"GELU length {x.Length} on {accelerator}");
+        }
+
+        var nan = buffers.Garbage(3);
+        library.Elementwise.GeluForward(nan, buffers.Upload([float.NaN, float.PositiveInfinity, float.NegativeInfinity], 3));
+        Numerics.AssertClose([double.NaN, double.PositiveInfinity, double.NaN], buffers.Read(nan), 0, 0, "GELU of NaN and infinities (PyTorch: NaN, inf, NaN)");
+    });
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void GeluBackwardMatchesFiniteDifferences(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    {
+        var random = new Random(12);
+        foreach (int length in new[] { 1, 5, 300, 1000 })
+        {
+            var x = GeluInputs(random, length);
+            var r = Numerics.Normal(random, x.Length);
+            var dInput = buffers.Garbage(x.Length);
+            library.Elementwise.GeluBackward(dInput, buffers.Upload(r, x.Length), buffers.Upload(x, x.Length));
+            var expected = Reference.Gradient(v => Reference.Dot(v.Select(Reference.Gelu).ToArray(), r), Numerics.ToDouble(x), 1e-6);
+            Numerics.AssertClose(expected, buffers.Read(dInput), 1e-6, 1e-5, $"GELU backward length {x.Length} on {accelerator}");
+        }
+    });
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void AddSumsElementwiseAlsoInPlace(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    {
+        var random = new Random(13);
+        foreach (int length in Lengths)
+        {
+            float[] a = Numerics.Normal(random, length), b = Numerics.Normal(random, length);
+            var expected = a.Select((v, i) => (double)(v + b[i])).ToArray();
+            var output = buffers.Garbage(length);
+            var bView = buffers.Upload(b, length);
+            library.Elementwise.Add(output, buffers.Upload(a, length), bView);
+            Numerics.AssertClose(expected, buffers.Read(output), 0, 0, $"add length {length} on {accelerator}");
+            library.Elementwise.Add(bView, buffers.Upload(a, length), bView);
+            Numerics.AssertClose(expected, buffers.Read(bView), 0, 0, $"add into an operand, length {length} on {accelerator}");
+        }
+    });
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
     public void BiasAddAndGradientMatchReferenceAndFiniteDifferences(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
     {
         var random = new Random(3);

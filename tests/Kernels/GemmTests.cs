@@ -130,6 +130,12 @@ public sealed class GemmTests
             library.Gemm.Multiply(c, buffers.Upload(a, m, k), Transpose.None, buffers.Upload(b, k, n), Transpose.None, epilogue: new GemmEpilogue(Mask: buffers.Upload(mask, m, n)));
             expected = plain.Select((v, i) => mask[i] > 0 ? v : 0).ToArray();
             Numerics.AssertClose(expected, buffers.Read(c), 1e-4 * Math.Sqrt(k), 1e-4, $"mask {m}x{n}x{k} on {accelerator}");
+
+            // A NaN in row 1 of A makes row 1 of C NaN; the ReLU epilogue keeps it (PyTorch's ReLU of NaN is NaN).
+            a[k + (k / 2)] = float.NaN;
+            library.Gemm.Multiply(c, buffers.Upload(a, m, k), Transpose.None, buffers.Upload(b, k, n), Transpose.None, epilogue: new GemmEpilogue(buffers.Upload(bias, n), Relu: true));
+            expected = plain.Select((v, i) => i / n == 1 ? double.NaN : Math.Max(0, v + bias[i % n])).ToArray();
+            Numerics.AssertClose(expected, buffers.Read(c), 1e-4 * Math.Sqrt(k), 1e-4, $"bias + ReLU with a NaN row {m}x{n}x{k} on {accelerator}");
         }
     });
 

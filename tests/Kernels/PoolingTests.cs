@@ -84,6 +84,51 @@ public sealed class PoolingTests
         }
     });
 
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void MaxPoolingPropagatesNaN(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    {
+        // One NaN at (1, 1) of a 4x4 plane: of the 2x2 disjoint windows, the top-left one outputs NaN and points at it;
+        // the gradient goes to the NaN's position, as PyTorch's max pooling does.
+        var x = Enumerable.Range(0, 16).Select(i => (float)i).ToArray();
+        x[5] = float.NaN;
+        var window = new Window(2, 2, 0);
+        var output = buffers.Garbage(1, 1, 2, 2);
+        var argmax = buffers.IntGarbage(1, 1, 2, 2);
+        library.Pooling.MaxForward(output, argmax, buffers.Upload(x, 1, 1, 4, 4), window);
+        Numerics.AssertClose([double.NaN, 7, 13, 15], buffers.Read(output), 0, 0, $"max pool with a NaN on {accelerator}");
+        Assert.Equal([5, 7, 13, 15], buffers.Read(argmax));
+        var dInput = buffers.Garbage(1, 1, 4, 4);
+        library.Pooling.MaxBackward(dInput, buffers.Upload([1f, 2f, 3f, 4f], 1, 1, 2, 2), argmax, window);
+        var expected = new double[16];
+        expected[5] = 1;
+        expected[7] = 2;
+        expected[13] = 3;
+        expected[15] = 4;
+        Numerics.AssertClose(expected, buffers.Read(dInput), 0, 0, $"max pool backward with a NaN on {accelerator}");
+    });
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void GlobalAveragePoolingMatchesReferenceAndFiniteDifferences(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    {
+        var random = new Random(22);
+        foreach (var (n, c, h, w) in new[] { (1, 1, 1, 1), (2, 3, 7, 7), (3, 2, 1, 5), (1, 4, 28, 28), (5, 1, 2, 3) })
+        {
+            string what = $"global average pool N{n} C{c} {h}x{w} on {accelerator}";
+            var x = Numerics.Normal(random, n * c * h * w);
+            var r = Numerics.Normal(random, n * c);
+            var output = buffers.Garbage(n, c, 1, 1);
+            library.Pooling.GlobalAverageForward(output, buffers.Upload(x, n, c, h, w));
+            Numerics.AssertClose(Reference.GlobalAvgPool(Numerics.ToDouble(x), n * c, h * w), buffers.Read(output), 1e-6, 1e-5, what + " forward");
+
+            var dInput = buffers.Garbage(n, c, h, w);
+            library.Pooling.GlobalAverageBackward(dInput, buffers.Upload(r, n, c, 1, 1));
+            var fd = Reference.Gradient(v => Reference.Dot(Reference.GlobalAvgPool(v, n * c, h * w), r), Numerics.ToDouble(x));
+            Numerics.AssertClose(fd, buffers.Read(dInput), 1e-6, 1e-5, what + " backward");
+        }
+    });
+
     [Fact]
     public void ShapeErrorsNameTheShapes() => Support.Accelerators.Run("cpu", (library, buffers) =>
     {

@@ -17,7 +17,7 @@ public static class Numerics
         return data;
     }
 
-    /// <summary>Asserts |actual - expected| &lt;= atol + rtol * |expected| everywhere.</summary>
+    /// <summary>Asserts |actual - expected| &lt;= atol + rtol * |expected| everywhere; where NaN or an infinity is expected, exactly that.</summary>
     public static void AssertClose(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual, double atol, double rtol, string what)
     {
         Assert.True(expected.Length == actual.Length, $"{what}: expected {expected.Length} values, got {actual.Length}");
@@ -25,14 +25,20 @@ public static class Numerics
         int firstBad = -1, bad = 0;
         for (int i = 0; i < expected.Length; i++)
         {
-            double diff = Math.Abs(actual[i] - expected[i]);
-            if (double.IsNaN(actual[i]) || double.IsNaN(diff))
+            double diff = Math.Abs(actual[i] - expected[i]), tolerance = atol + (rtol * Math.Abs(expected[i]));
+            if (!double.IsFinite(expected[i]))
+            {
+                // NaN or an infinity is expected exactly.
+                bool same = double.IsNaN(expected[i]) ? double.IsNaN(actual[i]) : actual[i] == expected[i];
+                (diff, tolerance) = (same ? 0 : double.PositiveInfinity, 0);
+            }
+            else if (double.IsNaN(actual[i]) || double.IsNaN(diff))
             {
                 diff = double.PositiveInfinity;
             }
 
             maxDiff = Math.Max(maxDiff, diff);
-            if (diff > atol + (rtol * Math.Abs(expected[i])))
+            if (diff > tolerance)
             {
                 bad++;
                 if (firstBad < 0)

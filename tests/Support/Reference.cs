@@ -160,6 +160,59 @@ public static class Reference
         return y;
     }
 
+    /// <summary>erf(x) to about 1e-15: its Maclaurin series below |x| = 3, 1 - erfc(x) by erfc's continued fraction above.</summary>
+    public static double Erf(double x)
+    {
+        if (double.IsNaN(x))
+        {
+            return x;
+        }
+
+        double z = Math.Abs(x);
+        if (z < 3)
+        {
+            // erf(z) = 2 / sqrt(pi) * sum (-1)^k z^(2k+1) / (k! (2k+1)).
+            double term = z, sum = z;
+            for (int k = 1; k < 100 && Math.Abs(term) > 1e-18 * Math.Abs(sum); k++)
+            {
+                term *= -z * z / k;
+                sum += term / ((2 * k) + 1);
+            }
+
+            return Math.CopySign(2 / Math.Sqrt(Math.PI) * sum, x);
+        }
+
+        // erfc(z) = exp(-z^2) / sqrt(pi) * 1 / (z + (1/2) / (z + 1 / (z + (3/2) / (z + ...)))), evaluated from the tail.
+        double fraction = z;
+        for (int k = 60; k >= 1; k--)
+        {
+            fraction = z + (k / 2.0 / fraction);
+        }
+
+        return Math.CopySign(1 - (Math.Exp(-z * z) / Math.Sqrt(Math.PI) / fraction), x);
+    }
+
+    /// <summary>GELU, exact: x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2.</summary>
+    public static double Gelu(double x) => x * 0.5 * (1 + Erf(x / Math.Sqrt(2)));
+
+    /// <summary>The mean of each of <paramref name="planes"/> consecutive planes of <paramref name="plane"/> elements.</summary>
+    public static double[] GlobalAvgPool(double[] x, int planes, int plane)
+    {
+        var y = new double[planes];
+        for (int i = 0; i < planes; i++)
+        {
+            double sum = 0;
+            for (int j = 0; j < plane; j++)
+            {
+                sum += x[(i * plane) + j];
+            }
+
+            y[i] = sum / plane;
+        }
+
+        return y;
+    }
+
     /// <summary>Training batch norm over layout (outer, channels, inner); returns y, mean, biased variance.</summary>
     public static (double[] Output, double[] Mean, double[] Variance) BatchNorm(
         double[] x, double[] gamma, double[] beta, int outer, int channels, int inner, double eps)

@@ -25,6 +25,17 @@ public static class DataSets
         _ => null,
     };
 
+    /// <summary>
+    /// The sample shape (C, H, W) of data set <paramref name="name"/>, without loading it (null for an unknown name); its
+    /// class count is <see cref="ClassNames"/>'s.
+    /// </summary>
+    public static int[]? SampleShape(string name) => name switch
+    {
+        "fashion-mnist" or "mnist" => [1, 28, 28],
+        "cifar10" => [3, 32, 32],
+        _ => null,
+    };
+
     /// <summary>Whether the data set's images are light objects on a dark background (Fashion-MNIST, MNIST).</summary>
     public static bool LightOnDark(string name) => name is "fashion-mnist" or "mnist";
 

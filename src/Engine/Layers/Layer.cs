@@ -183,6 +183,17 @@ public abstract class Layer : IDisposable
         return tensor;
     }
 
+    /// <summary>Frees a tensor from <see cref="Allocate"/> that the layer will not use (a fused layer's buffers).</summary>
+    protected void Release<T>(Tensor<T>? tensor)
+        where T : unmanaged
+    {
+        if (tensor is not null && owned.Remove(tensor))
+        {
+            ownedBytes -= tensor.SizeInBytes;
+            tensor.Dispose();
+        }
+    }
+
     /// <summary>Allocates a (batch capacity, sample...) tensor.</summary>
     protected Tensor<float> AllocateBatch(Shape sample) => Allocate<float>(Batched(sample, Context.BatchCapacity));
 

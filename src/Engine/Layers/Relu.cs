@@ -1,6 +1,6 @@
 // ReLU: y = max(x, 0), any shape. Backward: dx = dy where y > 0, else 0 (overwritten).
 // When the layer before applies it in its own kernels (fused), Forward passes that output on; Backward then masks the
-// gradient itself unless the producer or the consumer already does.
+// gradient itself unless the producer or the consumer already does. Fusing frees the buffers the fused parts would use.
 using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Layers;
@@ -29,6 +29,11 @@ public sealed class Relu : Layer
     {
         forwardFused = true;
         backwardFused = backward;
+        Release(output);
+        if (backward)
+        {
+            Release(dInput);
+        }
     }
 
     /// <inheritdoc/>

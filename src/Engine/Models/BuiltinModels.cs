@@ -2,7 +2,6 @@
 // (models/NAME.json, embedded in the engine; a test holds them equal), which `gpunet models show NAME` prints.
 using System.Reflection;
 using GpuNet.Engine.Layers;
-using GpuNet.Engine.Runs;
 using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Models;

@@ -1,7 +1,5 @@
 using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Data;
-using ILGPU;
-using ILGPU.Runtime;
 
 namespace GpuNet.Engine.Training;
 

@@ -1,0 +1,226 @@
+// TrainingLoop runs the steps without waiting for the device and reads it only at its read points (evaluations,
+// checkpoints, progress intervals, the end), where it reports divergence, evaluates, writes checkpoints and the run's files.
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using GpuNet.Engine.Checkpoints;
+using GpuNet.Engine.Distributed;
+using GpuNet.Engine.Runs;
+
+namespace GpuNet.Engine.Training;
+
+/// <summary>The steps of one run and its read points: divergence, evaluation, checkpoints, progress, the end.</summary>
+internal sealed class TrainingLoop
+{
+    private readonly TrainingSession session;
+    private readonly TrainConfig config;
+    private readonly string outDir;
+    private readonly ITrainingObserver? observer;
+    private readonly TrainerOptions options;
+    private readonly Stopwatch wall;
+    private readonly Stopwatch trainClock = new();
+    private readonly Stopwatch sinceRead = Stopwatch.StartNew();
+    private readonly StepMonitor monitor;
+    private readonly List<MetricsRow> rows;
+    private readonly double elapsedBefore, trainBefore;
+    private readonly string title, checkpointPath;
+    private readonly int firstStep;
+    private readonly DataParallel parallel;
+    private long trainImages, appliedUpdates, launchesInSteps, waitsInSteps;
+    private int skipped;
+    private (int Epoch, int Offset) samplerAfter;
+
+    public TrainingLoop(TrainingSession session, TrainingState state, string outDir, ITrainingObserver? observer, TrainerOptions options, Stopwatch wall)
+    {
+        this.session = session;
+        config = session.Config;
+        this.outDir = outDir;
+        this.observer = observer;
+        this.options = options;
+        this.wall = wall;
+        parallel = session.Parallel;
+        firstStep = state.Step + 1;
+        rows = [.. state.Rows];
+        elapsedBefore = state.ElapsedSeconds;
+        trainBefore = state.TrainSeconds;
+        trainImages = state.TrainImages;
+        appliedUpdates = state.OptimizerSteps;
+        skipped = state.SkippedSteps;
+        monitor = new StepMonitor(session.Step, session.Model, session.Device.Reads, config.BatchSize, state.Step, state.TrainLossSum, state.TrainSamples, state.SkippedSteps);
+        var device = session.Device;
+        title = $"{config.Model} on {session.Data.Name} ({DeviceSelector.Describe(device.Info.Kind)}: {device.Info.Name})";
+        checkpointPath = Path.Combine(outDir, Checkpoint.FileName);
+    }
+
+    private double Elapsed => elapsedBefore + wall.Elapsed.TotalSeconds;
+
+    private double TrainSeconds => trainBefore + trainClock.Elapsed.TotalSeconds;
+
+    public TrainResult Run(CancellationToken cancel)
+    {
+        var device = session.Device;
+        var policy = device.Kernels.Policy;
+        session.Step.Reset(firstStep, appliedUpdates);
+        observer?.Started(config, DeviceSelector.Describe(device.Info.Kind), session.Model.ParameterCount, session.DeviceBytes, firstStep);
+        for (int step = firstStep; step <= config.Steps; step++)
+        {
+            trainClock.Start();
+            long launches = policy.Launches, waits = device.Reads.Count;
+            session.Step.Run(step);
+            samplerAfter = session.Step.Orders.SamplerAfter(step);
+            launchesInSteps += policy.Launches - launches;
+            waitsInSteps += device.Reads.Count - waits;
+            trainImages += config.BatchSize;
+
+            int stopCode = parallel.AgreeOnStop(cancel.IsCancellationRequested ? options.InterruptCode?.Invoke() ?? 130 : 0);
+            bool stopping = stopCode != 0;
+            bool evaluate = step % config.EvalEvery == 0 || step == config.Steps;
+            bool checkpoint = stopping || step == config.Steps || (config.CheckpointEvery > 0 && step % config.CheckpointEvery == 0);
+            // Progress reads are timed, so ranks would read at different steps: data-parallel runs read only where all do.
+            bool progress = parallel.Size == 1 && options.ProgressReadInterval is { } interval && sinceRead.Elapsed >= interval;
+            if (evaluate || checkpoint || progress || step - monitor.AccountedThrough >= session.Step.ReadEvery)
+            {
+                ReadDevice(step);
+                session.Step.PrepareOrders(step + 1);
+            }
+
+            trainClock.Stop();
+            if (evaluate)
+            {
+                Evaluate(step);
+            }
+
+            if (checkpoint)
+            {
+                session.SaveCheckpoint(checkpointPath, Snapshot(step));
+            }
+
+            if (stopping)
+            {
+                WriteProgress();
+                throw new TrainingInterruptedException(
+                    string.Create(CultureInfo.InvariantCulture, $"Interrupted after step {step}; resume with: gpunet train --resume {outDir}"), stopCode, cancel);
+            }
+
+            observer?.Step(step, config.Steps, trainImages / Math.Max(TrainSeconds, 1e-9), Elapsed);
+        }
+
+        return Finish();
+    }
+
+    /// <summary>A read point: the device's record through <paramref name="step"/>; stops a diverged run (--on-nan stop).</summary>
+    private void ReadDevice(int step)
+    {
+        var report = monitor.Read(step);
+        sinceRead.Restart();
+        appliedUpdates = report.AppliedUpdates;
+        skipped = report.SkippedSteps;
+        if (report.Divergence is not { } reason)
+        {
+            return;
+        }
+
+        if (config.OnNan == NanPolicy.Stop)
+        {
+            trainClock.Stop();
+            throw new DivergenceException(
+                $"{reason}; stopped{(File.Exists(checkpointPath) ? $", the last good checkpoint is {checkpointPath}" : "")} (--on-nan skip skips such steps).");
+        }
+
+        observer?.Skipped(step, report.NewlySkipped > 1 ? $"{report.NewlySkipped} steps skipped since the last report; the last: {reason}" : reason);
+    }
+
+    private void Evaluate(int step)
+    {
+        // Data parallel: the ranks must hold the same parameters, and evaluate with the running statistics averaged.
+        parallel.CheckIdentical(session.Model, step, session.Device.Reads);
+        parallel.AverageBuffers(session.Model, session.Device.Reads);
+        var (testLoss, testAccuracy) = session.Evaluator.Evaluate();
+        var row = new MetricsRow(step, monitor.TakeLoss(), testLoss, testAccuracy, Elapsed, config.Schedule.At(step));
+        rows.Add(row);
+        WriteProgress();
+        observer?.Evaluated(row, config.Steps);
+    }
+
+    /// <summary>metrics.csv and curves.png, by rank 0.</summary>
+    private void WriteProgress()
+    {
+        if (parallel.Rank == 0)
+        {
+            RunFiles.WriteProgress(outDir, rows, title, config.Schedule.Describe());
+        }
+    }
+
+    private TrainingState Snapshot(int step) => new()
+    {
+        Step = step,
+        OptimizerSteps = appliedUpdates,
+        Epoch = samplerAfter.Epoch,
+        Offset = samplerAfter.Offset,
+        TrainLossSum = monitor.LossSum,
+        TrainSamples = monitor.Samples,
+        SkippedSteps = skipped,
+        ElapsedSeconds = Elapsed,
+        TrainSeconds = TrainSeconds,
+        TrainImages = trainImages,
+        Rows = [.. rows],
+        Ranks = parallel.Size,
+    };
+
+    private TrainResult Finish()
+    {
+        session.SaveModel(Path.Combine(outDir, RunFiles.ModelFile));
+        int stepsRun = Math.Max(1, config.Steps - firstStep + 1);
+        var result = new TrainResult(
+            rows,
+            Elapsed,
+            TrainSeconds,
+            trainImages / Math.Max(TrainSeconds, 1e-9),
+            session.Model.ParameterCount,
+            session.DeviceBytes,
+            skipped,
+            (double)launchesInSteps / stepsRun,
+            (double)waitsInSteps / stepsRun,
+            session.Device.Reads.Count,
+            parallel.Size);
+        if (parallel.Rank == 0)
+        {
+            RunFiles.WriteSummary(outDir, Summary(result));
+        }
+
+        return result;
+    }
+
+    private JsonObject Summary(TrainResult result)
+    {
+        var last = result.Rows[^1];
+        var device = session.Device;
+        return new JsonObject
+        {
+            ["model"] = config.Model,
+            ["dataset"] = session.Data.Name,
+            ["accelerator"] = DeviceSelector.Describe(device.Info.Kind),
+            ["precision"] = Choices.Name(config.Precision),
+            ["device_name"] = device.Info.Name,
+            ["steps"] = config.Steps,
+            ["final_test_accuracy"] = last.TestAccuracy,
+            ["best_test_accuracy"] = result.Rows.Max(r => r.TestAccuracy),
+            ["final_test_loss"] = last.TestLoss,
+            ["final_train_loss"] = last.TrainLoss,
+            ["train_images_per_second"] = Math.Round(result.TrainImagesPerSecond, 1),
+            ["ranks"] = result.Ranks,
+            ["train_images_per_second_per_rank"] = Math.Round(result.TrainImagesPerSecond / result.Ranks, 1),
+            ["communication"] = parallel.Method,
+            ["train_seconds"] = Math.Round(result.TrainSeconds, 3),
+            ["wall_seconds"] = Math.Round(result.WallSeconds, 3),
+            ["skipped_steps"] = result.SkippedSteps,
+            ["parameters"] = result.ParameterCount,
+            ["device_memory_bytes"] = result.DeviceBytes,
+            ["launches_per_step"] = Math.Round(result.LaunchesPerStep, 2),
+            ["host_waits_per_step"] = Math.Round(result.HostWaitsPerStep, 4),
+            ["host_waits"] = result.HostWaits,
+            ["config"] = JsonSerializer.SerializeToNode(config, RunJson.Options),
+        };
+    }
+}

@@ -1,0 +1,124 @@
+using GpuNet.Engine;
+using GpuNet.Engine.Checkpoints;
+using GpuNet.Engine.Data;
+using GpuNet.Engine.Layers;
+using GpuNet.Engine.Models;
+using GpuNet.Engine.Training;
+using GpuNet.Kernels;
+using GpuNet.Tests.Support;
+using Device = GpuNet.Engine.Device;
+
+namespace GpuNet.Tests.Engine;
+
+/// <summary>Model files: residual networks' gradients and parameter names, the shipped built-ins, the canonical text.</summary>
+public sealed class ModelFileTests
+{
+    public static TheoryData<string> Accelerators => Support.Accelerators.All;
+
+    private static readonly Lazy<string> DataDir = new(() => SyntheticData.WriteMnistLike(300, 60, seed: 41));
+
+    /// <summary>
+    /// A small residual network with every layer type that has a deterministic training forward: bias-free and stride-2
+    /// convolutions, an identity and a 1 x 1 shortcut, GELU, max and global average pooling, a bias-free linear.
+    /// </summary>
+    internal const string ResidualNet = """
+        {"format": 1, "name": "residual-check", "layers": [
+          {"type": "conv2d", "out": 4, "kernel": 3, "padding": 1, "bias": false},
+          {"type": "batchnorm"}, {"type": "gelu"},
+          {"type": "residual", "body": [
+             {"type": "conv2d", "out": 4, "kernel": 3, "padding": 1, "bias": false}, {"type": "batchnorm"}, {"type": "gelu"},
+             {"type": "conv2d", "out": 4, "kernel": 3, "padding": 1}]},
+          {"type": "relu"},
+          {"type": "residual", "body": [{"type": "conv2d", "out": 6, "kernel": 3, "stride": 2, "padding": 1}, {"type": "gelu"}],
+                               "shortcut": [{"type": "conv2d", "out": 6, "kernel": 1, "stride": 2, "bias": false}, {"type": "batchnorm"}]},
+          {"type": "maxpool2d", "kernel": 2, "stride": 1},
+          {"type": "global_avgpool"}, {"type": "flatten"},
+          {"type": "linear", "out": 5, "bias": false}, {"type": "gelu"},
+          {"type": "linear", "out": "classes"}
+        ]}
+        """;
+
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void ResidualNetworkGradientsMatchFiniteDifferences(string accelerator) => Support.Accelerators.Run(accelerator, (kernels, buffers) =>
+    {
+        const int batch = 4, classes = 3;
+        var spec = new ModelSpec(ModelDefinition.Parse(ResidualNet, "test"), [2, 6, 6], classes);
+        spec.Definition.Check(new Shape(spec.InputShape), classes, "test");
+        using var model = spec.Build(kernels, batch, seed: 5);
+        Assert.Equal(
+            [
+                "0.weight", "1.weight", "1.bias", "3.body.0.weight", "3.body.1.weight", "3.body.1.bias", "3.body.3.weight", "3.body.3.bias",
+                "5.body.0.weight", "5.body.0.bias", "5.shortcut.0.weight", "5.shortcut.1.weight", "5.shortcut.1.bias", "9.weight", "11.weight", "11.bias",
+            ],
+            model.NamedParameters.Select(p => p.Name));
+        var random = new Random(6);
+        var input = Numerics.Normal(random, batch * 72);
+        var labels = Enumerable.Range(0, batch).Select(i => i % classes).ToArray();
+        var (deviceLoss, referenceLoss, samples) = GradientCheck.Run(kernels, buffers, spec, model, input, labels, length => Math.Max(1, length / 24));
+        GradientCheck.AssertAgree(deviceLoss, referenceLoss, samples, 1e-4, $"residual network on {accelerator}");
+    });
+
+    [Fact]
+    public void ShippedFilesAreTheGeneratedBuiltinsAndTheCanonicalTextRoundTrips()
+    {
+        foreach (string name in BuiltinModels.Names)
+        {
+            var defaults = TrainConfig.DefaultsFor(name);
+            var generated = BuiltinModels.Generate(name, defaults.Hidden, defaults.BatchNorm, defaults.Init, defaults.Width, defaults.Dropout);
+            var shipped = BuiltinModels.Shipped(name);
+            Assert.Equal(generated.ToJson(), shipped.ToJson());
+            Assert.Equal(BuiltinModels.ShippedText(name), shipped.ToJson());
+        }
+
+        var residual = ModelDefinition.Parse(ResidualNet, "test");
+        string canonical = residual.ToJson();
+        var reparsed = ModelDefinition.Parse(canonical, "canonical");
+        Assert.Equal(canonical, reparsed.ToJson());
+        Assert.Equal(residual.Summarize(new Shape(2, 6, 6), 3), reparsed.Summarize(new Shape(2, 6, 6), 3));
+        Assert.Equal(20, reparsed.Summarize(new Shape(2, 6, 6), 3).Count);
+        Assert.Equal(12, residual.Layers.Count);
+        Assert.Equal(2, residual.Layers[5].ShortcutLayers.Count);
+        Assert.False(residual.Layers[0].Bias);
+        Assert.Equal(new Window(3, 2, 1), residual.Layers[5].BodyLayers[0].Window);
+        Assert.Equal(new Window(2, 1, 0), residual.Layers[6].Window);
+        Assert.Equal(LayerPlan.ClassCount, residual.Layers[11].Size);
+    }
+
+    /// <summary>A built-in trained from its shipped file gives the metrics and weights of the same built-in named.</summary>
+    [Theory]
+    [InlineData("mlp")]
+    [InlineData("vgg")]
+    public void BuiltinFromItsShippedFileTrainsAsByName(string name)
+    {
+        var data = DataSets.Load("mnist", DataDir.Value);
+        var byName = TrainConfig.DefaultsFor(name) with
+        {
+            Dataset = "mnist",
+            DataDir = DataDir.Value,
+            BatchSize = 20,
+            Steps = 12,
+            EvalEvery = 6,
+            Accelerator = AcceleratorKind.Cpu,
+            Width = name == "vgg" ? 0.0625 : 1.0,
+            Dropout = name == "mlp" ? 0.2 : 0,
+        };
+        var file = BuiltinModels.Generate(name, byName.Hidden, byName.BatchNorm, byName.Init, byName.Width, byName.Dropout);
+        var byFile = byName with { Network = ModelDefinition.Parse(file.ToJson(), "file"), Model = file.Name, Hidden = [], BatchNorm = false, Width = 1.0, Dropout = 0 };
+        string a = SyntheticData.NewDirectory(), b = SyntheticData.NewDirectory();
+        using (var device = Device.Open(AcceleratorKind.Cpu))
+        {
+            Trainer.Run(byName, data, device, a);
+            Trainer.Run(byFile, data, device, b);
+        }
+
+        static IEnumerable<string> Metrics(string dir) =>
+            RunFiles.ParseMetrics(File.ReadAllText(Path.Combine(dir, "metrics.csv"))).Select(r => $"{r.Step},{r.TrainLoss:R},{r.TestLoss:R},{r.TestAccuracy:R}");
+        Assert.Equal(Metrics(a), Metrics(b));
+        var (_, tensorsA) = ModelFile.Read(Path.Combine(a, "model.safetensors"));
+        var (infoB, tensorsB) = ModelFile.Read(Path.Combine(b, "model.safetensors"));
+        Assert.Equal(tensorsA.Keys.Order(), tensorsB.Keys.Order());
+        Assert.All(tensorsA, t => Assert.Equal(t.Value.Data, tensorsB[t.Key].Data));
+        Assert.Equal(file.ToJson(), infoB.Spec.Definition.ToJson());
+    }
+}
