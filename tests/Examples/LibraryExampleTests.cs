@@ -27,6 +27,28 @@ public sealed class LibraryExampleTests
         return null;
     }
 
+    /// <summary>Runs an example in a fresh working directory with the console captured; returns the directory and what it printed.</summary>
+    private static (string Directory, string Output) RunInNewDirectory(Action example)
+    {
+        string previous = Directory.GetCurrentDirectory();
+        string dir = Support.SyntheticData.NewDirectory();
+        Directory.SetCurrentDirectory(dir);
+        using var output = new StringWriter();
+        var console = Console.Out;
+        try
+        {
+            Console.SetOut(output);
+            example();
+        }
+        finally
+        {
+            Console.SetOut(console);
+            Directory.SetCurrentDirectory(previous);
+        }
+
+        return (dir, output.ToString());
+    }
+
     [Theory]
     [InlineData("LibraryExample.cs")]
     [InlineData("ResidualExample.cs")]
@@ -49,54 +71,24 @@ public sealed class LibraryExampleTests
     [Fact]
     public void TheExampleTrainsAndSaves()
     {
-        string previous = Directory.GetCurrentDirectory();
-        string dir = Support.SyntheticData.NewDirectory();
-        Directory.SetCurrentDirectory(dir);
-        using var output = new StringWriter();
-        var console = Console.Out;
-        try
-        {
-            Console.SetOut(output);
-            LibraryExample.Run();
-        }
-        finally
-        {
-            Console.SetOut(console);
-            Directory.SetCurrentDirectory(previous);
-        }
-
-        Assert.Matches(@"^test accuracy 0\.(8|9)\d{3} after 300 steps", output.ToString());
+        var (dir, output) = RunInNewDirectory(LibraryExample.Run);
+        Assert.Matches(@"^test accuracy 0\.(8|9)\d{3} after 300 steps", output);
         Assert.True(File.Exists(Path.Combine(dir, "my-run", "model.safetensors")));
     }
 
     [Fact]
     public void TheResidualExampleTrainsSavesAndExports()
     {
-        string previous = Directory.GetCurrentDirectory();
-        string dir = Support.SyntheticData.NewDirectory();
-        Directory.SetCurrentDirectory(dir);
-        using var output = new StringWriter();
-        var console = Console.Out;
-        try
-        {
-            Console.SetOut(output);
-            ResidualExample.Run();
-        }
-        finally
-        {
-            Console.SetOut(console);
-            Directory.SetCurrentDirectory(previous);
-        }
-
-        var match = System.Text.RegularExpressions.Regex.Match(output.ToString(), @"^test accuracy (0\.\d{4}) after 100 steps");
-        Assert.True(match.Success, output.ToString());
+        var (dir, output) = RunInNewDirectory(ResidualExample.Run);
+        var match = System.Text.RegularExpressions.Regex.Match(output, @"^test accuracy (0\.\d{4}) after 100 steps");
+        Assert.True(match.Success, output);
         double accuracy = double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(accuracy > 0.6, $"the residual example reached only {accuracy} (chance is 0.1)");
         var (info, _) = GpuNet.Engine.Checkpoints.ModelFile.Read(Path.Combine(dir, "my-resnet-run", "model.safetensors"));
         string file = File.ReadAllText(Path.Combine(dir, "my-resnet.json"));
         Assert.Equal(file, (info.Spec.Definition with { Init = null }).ToJson());
         Assert.Equal(GpuNet.Engine.Layers.WeightInit.KaimingUniform, info.Spec.Init);
-        TestContext.Current.TestOutputHelper?.WriteLine(output.ToString());
+        TestContext.Current.TestOutputHelper?.WriteLine(output);
         Assert.Equal(file, GpuNet.Engine.Models.ModelDefinition.Parse(file, "my-resnet.json").ToJson());
         Assert.Contains("\"shortcut\"", file, StringComparison.Ordinal);
         Assert.True(new FileInfo(Path.Combine(dir, "my-resnet-run", "model.onnx")).Length > 10_000);
