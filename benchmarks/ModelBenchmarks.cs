@@ -1,6 +1,7 @@
 using System.Globalization;
 using GpuNet.Engine;
 using GpuNet.Engine.Data;
+using GpuNet.Engine.Models;
 using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 using GpuNet.Kernels;
@@ -25,7 +26,7 @@ public static class ModelBenchmarks
     {
         var models = only is null
             ? new (string Name, double Width)[] { ("mlp", 1), ("mlp-deep", 1), ("vgg", 0.125), ("vgg", 1) }
-            : [.. only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(m => (m, m == "vgg" ? width : 1.0))];
+            : [.. only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(m => (m, BuiltinModels.Find(m) == BuiltinModel.Vgg ? width : 1.0))];
         foreach (var (name, scale) in models)
         {
             var defaults = TrainConfig.ForModel(name);
@@ -33,7 +34,7 @@ public static class ModelBenchmarks
             foreach (var precision in precisions)
             {
                 // Quick mode on the CPU accelerator (CI) times the full-width VGG step, seconds there, in fp32 only.
-                bool slow = device.Kernels.Policy.IsCpu && label == "vgg";
+                bool slow = device.Kernels.Policy.IsCpu && defaults.Builtin == BuiltinModel.Vgg && scale == 1;
                 string kernel = KernelBenchmarks.RowName($"step_{label}", precision);
                 if ((filter is not null && !kernel.Contains(filter, StringComparison.OrdinalIgnoreCase)) || (quick && slow && precision == GemmPrecision.Tf32))
                 {

@@ -33,8 +33,9 @@ internal static class EvalCommand
             }
 
             var (info, tensors) = ModelFile.Read(path);
-            string name = parse.GetValue(dataset) ?? (DataSets.Names.Contains(info.Dataset) ? info.Dataset : "fashion-mnist");
-            var data = DataSets.Load(name, parse.GetValue(dataDir));
+            var kind = parse.GetValue(dataset) is { } given ? Choices.Parse<DatasetKind>(given) : DataSets.Find(info.Dataset) ?? DatasetKind.FashionMnist;
+            string name = DataSets.Name(kind);
+            var data = DataSets.Load(kind, parse.GetValue(dataDir));
             var sample = data.SampleShape;
             if (!info.Spec.InputShape.SequenceEqual([sample[0], sample[1], sample[2]]) || info.Spec.Classes != data.Classes)
             {

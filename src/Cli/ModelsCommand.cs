@@ -15,9 +15,9 @@ internal static class ModelsCommand
         var list = new Command("models", "List the built-in models (each is a model file shipped with gpunet); 'models show' prints one, 'models check' checks a model file.");
         list.SetAction(_ =>
         {
-            foreach (string name in BuiltinModels.Names)
+            foreach (var builtin in Enum.GetValues<BuiltinModel>())
             {
-                output.WriteLine($"{name,-9} {BuiltinModels.Descriptions[name]}");
+                output.WriteLine($"{BuiltinModels.Name(builtin),-9} {BuiltinModels.Descriptions[builtin]}");
             }
 
             output.WriteLine("Train your own network with --model FILE.json (README: \"Your own network\"); 'gpunet models show vgg' prints a model file.");
@@ -29,20 +29,20 @@ internal static class ModelsCommand
         show.SetAction(parse =>
         {
             string model = parse.GetValue(name)!;
-            output.Write(BuiltinModels.Names.Contains(model) ? BuiltinModels.ShippedText(model) : ModelDefinition.Load(model).ToJson());
+            output.Write(BuiltinModels.Find(model) is { } builtin ? BuiltinModels.ShippedText(builtin) : ModelDefinition.Load(model).ToJson());
             return 0;
         });
 
-        var dataset = new Option<string>("--dataset") { Description = "The data set whose samples and classes the model takes.", DefaultValueFactory = _ => "fashion-mnist" };
+        var dataset = new Option<string>("--dataset") { Description = "The data set whose samples and classes the model takes.", DefaultValueFactory = _ => DataSets.Name(DatasetKind.FashionMnist) };
         dataset.AcceptOnlyFromAmong([.. Choices.Datasets]);
         var check = new Command("check", "Check a model against a data set's samples and classes without allocating anything: each layer's output shape and parameters.") { name, dataset };
         check.SetAction(parse =>
         {
             string model = parse.GetValue(name)!;
-            var definition = BuiltinModels.Names.Contains(model) ? BuiltinModels.Shipped(model) : ModelDefinition.Load(model);
-            string set = parse.GetValue(dataset)!;
-            int[] input = DataSets.SampleShape(set)!;
-            int classes = DataSets.ClassNames(set)!.Count;
+            var definition = BuiltinModels.Find(model) is { } builtin ? BuiltinModels.Shipped(builtin) : ModelDefinition.Load(model);
+            var set = Choices.Parse<DatasetKind>(parse.GetValue(dataset)!);
+            int[] input = DataSets.SampleShape(set);
+            int classes = DataSets.ClassNames(set).Count;
             definition.Check(new Shape(input), classes, model);
             var rows = definition.Summarize(new Shape(input), classes);
             int width = Math.Max(5, rows.Max(r => r.Path.Length));

@@ -11,7 +11,7 @@ internal static class PictureCommands
 {
     public static Command Data(TextWriter output)
     {
-        var dataset = new Option<string>("--dataset") { Description = "fashion-mnist (embedded), mnist or cifar10.", DefaultValueFactory = _ => "fashion-mnist" };
+        var dataset = new Option<string>("--dataset") { Description = "fashion-mnist (embedded), mnist or cifar10.", DefaultValueFactory = _ => DataSets.Name(DatasetKind.FashionMnist) };
         dataset.AcceptOnlyFromAmong([.. DataSets.Names]);
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory holding the data set's files." };
         var count = new Option<int>("--count") { Description = "Images in the grid.", DefaultValueFactory = _ => 40 };
@@ -41,7 +41,7 @@ internal static class PictureCommands
 
             var augmentation = new GpuNet.Kernels.GatherAugmentation(
                 transformations.Contains(Augmentation.Flip), transformations.Contains(Augmentation.Crop) ? padding : 0, parse.GetValue(seed), 1, 0);
-            var data = DataSets.Load(parse.GetValue(dataset)!, parse.GetValue(dataDir));
+            var data = DataSets.Load(Choices.Parse<DatasetKind>(parse.GetValue(dataset)!), parse.GetValue(dataDir));
             var (png, labels) = Pictures.PreviewGrid(data, n, perRow, parse.GetValue(seed), augmentation);
             string path = parse.GetValue(outFile)!;
             AtomicFile.WriteAllBytes(path, png);
@@ -58,7 +58,7 @@ internal static class PictureCommands
     /// <summary>gpunet data export-images: test images as PNG files named NNNNN_labelK_class.png.</summary>
     private static Command ExportImages(TextWriter output)
     {
-        var dataset = new Option<string>("--dataset") { Description = "fashion-mnist (embedded), mnist or cifar10.", DefaultValueFactory = _ => "fashion-mnist" };
+        var dataset = new Option<string>("--dataset") { Description = "fashion-mnist (embedded), mnist or cifar10.", DefaultValueFactory = _ => DataSets.Name(DatasetKind.FashionMnist) };
         dataset.AcceptOnlyFromAmong([.. DataSets.Names]);
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory holding the data set's files." };
         var count = new Option<int>("--count") { Description = "The first N test images.", DefaultValueFactory = _ => 100 };
@@ -75,7 +75,7 @@ internal static class PictureCommands
                 throw new ConfigurationException($"--count must be at least 1, got {n}.");
             }
 
-            var data = DataSets.Load(parse.GetValue(dataset)!, parse.GetValue(dataDir));
+            var data = DataSets.Load(Choices.Parse<DatasetKind>(parse.GetValue(dataset)!), parse.GetValue(dataDir));
             n = Math.Min(n, data.Test.Count);
             string dir = parse.GetValue(outDir)!;
             Directory.CreateDirectory(dir);

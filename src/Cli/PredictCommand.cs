@@ -34,7 +34,8 @@ internal static class PredictCommand
             }
 
             var (info, tensors) = ModelFile.Read(path);
-            var classNames = DataSets.ClassNames(info.Dataset) ?? Enumerable.Range(0, info.Spec.Classes).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToList();
+            var known = DataSets.Find(info.Dataset);
+            var classNames = known is { } kind ? DataSets.ClassNames(kind) : Enumerable.Range(0, info.Spec.Classes).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToList();
             var mode = parse.GetValue(invert) switch { "yes" => InvertMode.Yes, "no" => InvertMode.No, _ => InvertMode.Auto };
             int channels = info.Spec.InputShape[0], height = info.Spec.InputShape[1], width = info.Spec.InputShape[2], size = channels * height * width;
 
@@ -47,7 +48,7 @@ internal static class PredictCommand
             {
                 try
                 {
-                    var (bytes, _) = ImageFiles.Load(file, channels, height, width, mode, DataSets.LightOnDark(info.Dataset));
+                    var (bytes, _) = ImageFiles.Load(file, channels, height, width, mode, known is { } set && DataSets.LightOnDark(set));
                     good.Add(file);
                     pixels.AddRange(bytes);
                 }

@@ -51,7 +51,7 @@ internal static class TrainCommand
 
     /// <summary>Checks every layer against the data set's sample shape and classes before anything is made or loaded.</summary>
     private static void CheckArchitecture(TrainConfig config) =>
-        _ = config.Architecture(DataSets.SampleShape(config.Dataset)!, DataSets.ClassNames(config.Dataset)!.Count);
+        _ = config.Architecture(DataSets.SampleShape(config.Dataset), DataSets.ClassNames(config.Dataset).Count);
 
     private static int Resume(TextWriter output, bool interactive, string directory, AcceleratorKind? accelerator, Placement placement)
     {
@@ -100,7 +100,7 @@ internal static class TrainCommand
             using var parallel = DataParallel.Create(communicator, device, placement.NcclPath);
             if (root && parallel.Size > 1)
             {
-                string how = parallel.Method == "nccl"
+                string how = parallel.Method == Communication.Nccl
                     ? $"NCCL between CUDA devices ({parallel.NcclLibrary})"
                     : $"MPI through host memory{(parallel.FallbackReason is { } why ? $" (not NCCL: {why})" : "")}";
                 output.WriteLine($"data parallel: {parallel.Size} ranks, each {config.BatchSize / parallel.Size} of the {config.BatchSize} images per step; gradients summed by {how}");

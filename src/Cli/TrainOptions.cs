@@ -7,6 +7,7 @@ using GpuNet.Engine;
 using GpuNet.Engine.Data;
 using GpuNet.Engine.Distributed;
 using GpuNet.Engine.Layers;
+using GpuNet.Engine.Models;
 using GpuNet.Engine.Runs;
 
 namespace GpuNet.Cli;
@@ -27,9 +28,9 @@ internal sealed class TrainOptions
         Distributed.AcceptOnlyFromAmong([.. Choices.Of<DistributedMode>()]);
     }
 
-    public Option<string> Model { get; } = new("--model") { Description = "mlp (the reference MLP), mlp-deep (the tuned MLP), vgg (the ConvNet), or a model file (NAME.json; see 'gpunet models').", DefaultValueFactory = _ => "mlp" };
+    public Option<string> Model { get; } = new("--model") { Description = "mlp (the reference MLP), mlp-deep (the tuned MLP), vgg (the ConvNet), or a model file (NAME.json; see 'gpunet models').", DefaultValueFactory = _ => BuiltinModels.Name(BuiltinModel.Mlp) };
 
-    public Option<string> Dataset { get; } = new("--dataset") { Description = "fashion-mnist (embedded), mnist or cifar10 (from --data-dir).", DefaultValueFactory = _ => "fashion-mnist" };
+    public Option<string> Dataset { get; } = new("--dataset") { Description = "fashion-mnist (embedded), mnist or cifar10 (from --data-dir).", DefaultValueFactory = _ => DataSets.Name(DatasetKind.FashionMnist) };
 
     public Option<string?> DataDir { get; } = new("--data-dir") { Description = "Directory holding the data set's files (IDX or CIFAR-10 binary)." };
 
@@ -117,10 +118,10 @@ internal sealed class TrainOptions
         var defaults = TrainConfig.ForModel(modelName);
         var config = defaults with
         {
-            Dataset = parse.GetValue(Dataset)!,
+            Dataset = Choices.Parse<DatasetKind>(parse.GetValue(Dataset)!),
             DataDir = parse.GetValue(DataDir),
             Hidden = parse.GetResult(Hidden) is null ? defaults.Hidden : parse.GetValue(Hidden)!,
-            Optimizer = parse.GetValue(Optimizer) ?? defaults.Optimizer,
+            Optimizer = parse.GetValue(Optimizer) is { } optimizerName ? Choices.Parse<GpuNet.Engine.Optim.OptimizerKind>(optimizerName) : defaults.Optimizer,
             LearningRate = parse.GetValue(Lr) ?? defaults.LearningRate,
             Momentum = parse.GetValue(Momentum) ?? defaults.Momentum,
             WeightDecay = parse.GetValue(WeightDecay) ?? defaults.WeightDecay,
@@ -155,12 +156,12 @@ internal sealed class TrainOptions
             throw new ConfigurationException("--lr-step-every and --lr-step-factor apply with --lr-schedule step.");
         }
 
-        if (config.Network is null && config.Model != "mlp" && config.Model != "mlp-deep" && parse.GetResult(Hidden) is not null)
+        if (config.Builtin is not (BuiltinModel.Mlp or BuiltinModel.MlpDeep or null) && parse.GetResult(Hidden) is not null)
         {
             throw new ConfigurationException("--hidden applies to mlp and mlp-deep only.");
         }
 
-        if (config.Network is null && config.Model != "vgg" && parse.GetResult(Width) is not null)
+        if (config.Builtin is not (BuiltinModel.Vgg or null) && parse.GetResult(Width) is not null)
         {
             throw new ConfigurationException("--width applies to vgg only.");
         }

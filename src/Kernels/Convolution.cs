@@ -1,7 +1,8 @@
 // 2-D convolution as GEMMs. Legend: input (N, C, H, W), weight (Cout, C, K, K), bias (Cout), output (N, Cout, OH, OW);
 // P = OH * OW; CKK = C * K * K; im2col[(c, kh, kw), (n, oh, ow)] = input[n, c, oh * s - pad + kh, ow * s - pad + kw]
 // (0 outside).
-// Forward: output (Cout, N * P) = weight (Cout, CKK) im2col (CKK, N * P) + bias, written as NCHW.
+// Forward: output (Cout, N * P) = weight (Cout, CKK) im2col (CKK, N * P) + bias, written as NCHW (plus an addend of the
+// output's shape when one is given: a residual block's sum, in the same pass).
 // Backward: dWeight += dOut (Cout, N * P) im2col^T, dBias += sums of dOut, dInput = col2im(weight^T dOut).
 // GPUs run these as implicit GEMMs: the tile loaders read the image (im2col addressing) and dOut directly, the
 // epilogues write NCHW with the bias, and dInput is a GEMM whose right operand gathers dOut at
@@ -78,7 +79,8 @@ public sealed class Convolution
     public static int ScratchLength(Shape input, Shape weight, Window window) => OutputShape(input, weight, window).Length;
 
     /// <summary>
-    /// output = conv(input, weight) + bias, its GEMM in <paramref name="precision"/>. Leaves the im2col of
+    /// output = conv(input, weight) + bias (+ <paramref name="addend"/>, of the output's shape, added in the same output
+    /// pass: a residual block's sum), its GEMM in <paramref name="precision"/>. Leaves the im2col of
     /// <paramref name="input"/> in <paramref name="columns"/> (CPU accelerator), which <see cref="Backward"/> reads.
     /// </summary>
     public void Forward(
@@ -89,7 +91,8 @@ public sealed class Convolution
         Window window,
         TensorView<float> columns,
         TensorView<float> scratch,
-        GemmPrecision precision = GemmPrecision.Fp32)
+        GemmPrecision precision = GemmPrecision.Fp32,
+        TensorView<float>? addend = null)
     {
         Check.Rank(input, 4, nameof(input));
         Check.Rank(weight, 4, nameof(weight));
@@ -99,7 +102,13 @@ public sealed class Convolution
             Check.Shape(b, new Shape(weight.Shape[0]), nameof(bias));
         }
 
+        if (addend is { } a)
+        {
+            Check.SameShape(a, nameof(addend), output, nameof(output));
+        }
+
         var biasData = bias is { } given ? given.Data : default;
+        var addendData = addend is { } added ? added.Data : default;
         if (output.Length == 0)
         {
             return;
@@ -107,7 +116,7 @@ public sealed class Convolution
 
         if (implicitGemms is not null)
         {
-            implicitGemms.Forward(output, input, weight, biasData, ConvGeometry.Of(input.Shape, weight.Shape, window), precision);
+            implicitGemms.Forward(output, input, weight, biasData, addendData, ConvGeometry.Of(input.Shape, weight.Shape, window), precision);
             return;
         }
 
@@ -119,7 +128,7 @@ public sealed class Convolution
         var product = new TensorView<float>(scratch.Data, new Shape(outChannels, np));
         copies!.Im2Col(cols, input, geometry);
         gemm.Multiply(product, weight.Reshape(new Shape(outChannels, ckk)), Transpose.None, cols, Transpose.None, precision: precision);
-        copies.ToBatchMajor(output, product, biasData, geometry);
+        copies.ToBatchMajor(output, product, biasData, addendData, geometry);
     }
 
     /// <summary>
@@ -210,9 +219,9 @@ public sealed class Convolution
         public void Im2Col(TensorView<float> columns, TensorView<float> input, WindowShape g) =>
             im2col.Launch(new Im2ColPlaneOp(columns.Data, input.Data, g), columns.Shape[0] * g.Batch, g.Plane);
 
-        /// <summary>output (N, Cout, P) = product (Cout, N * P) + bias.</summary>
-        public void ToBatchMajor(TensorView<float> output, TensorView<float> product, ArrayView<float> bias, WindowShape g) =>
-            toBatchMajor.Launch(new ToBatchMajorPlaneOp(output.Data, product.Data, bias, product.Shape[0], g.Batch, g.Plane), g.Batch * product.Shape[0], g.Plane);
+        /// <summary>output (N, Cout, P) = product (Cout, N * P) + bias (+ addend, of output's shape, when not empty).</summary>
+        public void ToBatchMajor(TensorView<float> output, TensorView<float> product, ArrayView<float> bias, ArrayView<float> addend, WindowShape g) =>
+            toBatchMajor.Launch(new ToBatchMajorPlaneOp(output.Data, product.Data, bias, addend, product.Shape[0], g.Batch, g.Plane), g.Batch * product.Shape[0], g.Plane);
 
         /// <summary>product (Cout, N * P) = dOutput (N, Cout, P).</summary>
         public void ToChannelMajor(TensorView<float> product, TensorView<float> dOutput, WindowShape g) =>
@@ -301,9 +310,9 @@ public sealed class Convolution
         }
     }
 
-    /// <summary>output[n, c, p] = product[c, n * P + p] + bias[c]; one item is the plane (n, c).</summary>
+    /// <summary>output[n, c, p] = product[c, n * P + p] + bias[c] (+ addend[n, c, p]); one item is the plane (n, c).</summary>
     internal readonly record struct ToBatchMajorPlaneOp(
-        ArrayView<float> Output, ArrayView<float> Product, ArrayView<float> Bias, int Channels, int Batch, int Plane) : IItemOp
+        ArrayView<float> Output, ArrayView<float> Product, ArrayView<float> Bias, ArrayView<float> Addend, int Channels, int Batch, int Plane) : IItemOp
     {
         public void Apply(int index)
         {
@@ -312,7 +321,8 @@ public sealed class Convolution
             float bias = Bias.Length > 0 ? Bias[c] : 0f;
             for (int p = 0; p < Plane; p++)
             {
-                Output[to + p] = Product[from + p] + bias;
+                float v = Product[from + p] + bias;
+                Output[to + p] = Addend.Length > 0 ? v + Addend[to + p] : v;
             }
         }
     }
@@ -502,13 +512,18 @@ internal readonly struct Col2ImB : IGemmOperand
     }
 }
 
-/// <summary>The forward's output: C[o, (n, p)] + bias[o] (none when Bias is empty) stored at output[n, o, p] (NCHW).</summary>
-internal readonly record struct ConvOutput(ArrayView<float> Output, ArrayView<float> Bias, ConvGeometry G) : IGemmOut
+/// <summary>
+/// The forward's output: C[o, (n, p)] + bias[o], then + addend[n, o, p] (each none when empty), stored at output[n, o, p]
+/// (NCHW).
+/// </summary>
+internal readonly record struct ConvOutput(ArrayView<float> Output, ArrayView<float> Bias, ArrayView<float> Addend, ConvGeometry G) : IGemmOut
 {
     public void Store(int row, int col, int split, float sum)
     {
         int n = G.Plane.Divide(col), p = col - (n * G.Positions);
-        Output[(((n * G.OutChannels) + row) * G.Positions) + p] = Bias.Length > 0 ? sum + Bias[row] : sum;
+        int index = (((n * G.OutChannels) + row) * G.Positions) + p;
+        float v = Bias.Length > 0 ? sum + Bias[row] : sum;
+        Output[index] = Addend.Length > 0 ? v + Addend[index] : v;
     }
 }
 
@@ -538,17 +553,18 @@ internal sealed class ImplicitGemms(Accelerator accelerator, LaunchPolicy policy
         inputGradient.Reserve(g.Channels, g.Batch * g.Height * g.Width, g.OutChannels * kk, precision);
     }
 
-    /// <summary>output (N, Cout, OH, OW) = conv(input, weight) + bias.</summary>
-    public void Forward(TensorView<float> output, TensorView<float> input, TensorView<float> weight, ArrayView<float> bias, ConvGeometry g, GemmPrecision precision) =>
+    /// <summary>output (N, Cout, OH, OW) = conv(input, weight) + bias + addend.</summary>
+    public void Forward(
+        TensorView<float> output, TensorView<float> input, TensorView<float> weight, ArrayView<float> bias, ArrayView<float> addend, ConvGeometry g, GemmPrecision precision) =>
         forward.Run(
-            new StridedOperand(weight.Data, g.Ckk, 1), new Im2ColB(input.Data, g), new ConvOutput(output.Data, bias, g),
+            new StridedOperand(weight.Data, g.Ckk, 1), new Im2ColB(input.Data, g), new ConvOutput(output.Data, bias, addend, g),
             g.OutChannels, g.Batch * g.Positions, g.Ckk, precision, aAlongK: true, bAlongN: true,
             aVector: g.Ckk % 4 == 0 && ViewAlignment.Is16ByteAligned(weight.Data));
 
     /// <summary>dWeight (Cout, CKK) += dOutput (Cout, N * P) im2col(input)^T.</summary>
     public void WeightGradient(TensorView<float> dWeight, TensorView<float> dOutput, TensorView<float> input, ConvGeometry g, GemmPrecision precision) =>
         weightGradient.Run(
-            new ChannelRowsA(dOutput.Data, g), new Im2ColTransposedB(new Im2ColB(input.Data, g)), new MatrixOut(dWeight.Data, default, default, g.Ckk, 1f, 1f, 0),
+            new ChannelRowsA(dOutput.Data, g), new Im2ColTransposedB(new Im2ColB(input.Data, g)), new MatrixOut(dWeight.Data, default, default, default, g.Ckk, 1f, 1f, 0),
             g.OutChannels, g.Ckk, g.Batch * g.Positions, precision, aAlongK: true, bAlongN: false);
 
     /// <summary>dInput (N, C, H, W) = col2im(weight^T dOutput), as one GEMM gathering dOutput.</summary>

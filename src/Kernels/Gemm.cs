@@ -1,8 +1,8 @@
 // GEMM, row-major: C (M, N) = alpha * op(A) (M, K) * op(B) (K, N) + beta * C, op in {none, transpose}.
 // A(i, k) is read at a[i * aRowStride + k * aColStride] and B(k, j) at b[k * bRowStride + j * bColStride], so one
 // kernel serves every transpose combination. beta == 0 never reads C (it may hold garbage or NaN).
-// The epilogue fuses what follows on the same data: + bias[j], then max(., 0), then 0 where mask[i, j] <= 0 (a ReLU's
-// backward from its saved output).
+// The epilogue fuses what follows on the same data: + bias[j], then + addend[i, j] (a residual block's sum), then
+// max(., 0), then 0 where mask[i, j] <= 0 (a ReLU's backward from its saved output).
 // Precision: fp32, or TF32 (each operand rounded as tensor cores round it, fp32 accumulation): the tensor-core kernel on
 // GPUs (mma.sync on CUDA, its emulation on OpenCL), the coarse kernel with its loads rounded on the CPU accelerator.
 using ILGPU;
@@ -24,17 +24,18 @@ public enum Transpose
 internal readonly record struct GemmArgs(
     int M, int N, int K, int ARowStride, int AColStride, int BRowStride, int BColStride, float Alpha, float Beta, int Relu);
 
-/// <summary>The GEMM's output and what its epilogue reads: bias (N) and mask (M, N) are empty when not used.</summary>
-internal readonly record struct GemmOutput(ArrayView<float> C, ArrayView<float> Bias, ArrayView<float> Mask);
+/// <summary>The GEMM's output and what its epilogue reads: bias (N), mask and addend (M, N) are empty when not used.</summary>
+internal readonly record struct GemmOutput(ArrayView<float> C, ArrayView<float> Bias, ArrayView<float> Mask, ArrayView<float> Addend);
 
 /// <summary>
-/// What a GEMM's output pass adds after <c>alpha * op(A) op(B) + beta * C</c>: a bias per column, a ReLU, and a mask
-/// (the output is zero where the mask, of C's shape, is not positive).
+/// What a GEMM's output pass adds after <c>alpha * op(A) op(B) + beta * C</c>: a bias per column, an addend of C's
+/// shape, a ReLU, and a mask (the output is zero where the mask, of C's shape, is not positive), in that order.
 /// </summary>
 /// <param name="Bias">Added to every row: (N).</param>
 /// <param name="Relu">Whether max(., 0) follows.</param>
 /// <param name="Mask">Zero the output where this (M, N) tensor is not positive.</param>
-public readonly record struct GemmEpilogue(TensorView<float>? Bias = null, bool Relu = false, TensorView<float>? Mask = null);
+/// <param name="Addend">Added element by element after the bias: (M, N), e.g. a residual block's shortcut.</param>
+public readonly record struct GemmEpilogue(TensorView<float>? Bias = null, bool Relu = false, TensorView<float>? Mask = null, TensorView<float>? Addend = null);
 
 /// <summary>The GEMM kernels and their launcher.</summary>
 public sealed class Gemm
@@ -120,6 +121,11 @@ public sealed class Gemm
             Check.SameShape(mask, "mask", c, nameof(c));
         }
 
+        if (epilogue.Addend is { } addend)
+        {
+            Check.SameShape(addend, "addend", c, nameof(c));
+        }
+
         if (m == 0 || n == 0)
         {
             return;
@@ -129,6 +135,7 @@ public sealed class Gemm
         int bRowStride = tb ? 1 : b.Shape[1], bColStride = tb ? b.Shape[1] : 1;
         var biasData = epilogue.Bias is { } bv ? bv.Data : default;
         var maskData = epilogue.Mask is { } mv ? mv.Data : default;
+        var addendData = epilogue.Addend is { } av ? av.Data : default;
         if (tiled is not null)
         {
             // A's lines are its rows, B's its columns. A plain matrix copies 16 bytes at a time along its contiguous axis
@@ -139,13 +146,13 @@ public sealed class Gemm
             tiled.Run(
                 new StridedOperand(a.Data, aRowStride, aColStride),
                 new StridedOperand(b.Data, bColStride, bRowStride),
-                new MatrixOut(c.Data, biasData, maskData, n, alpha, beta, epilogue.Relu ? 1 : 0),
+                new MatrixOut(c.Data, biasData, maskData, addendData, n, alpha, beta, epilogue.Relu ? 1 : 0),
                 m, n, k, precision, aAlongK, bAlongN, aVector, bVector);
             return;
         }
 
         var args = new GemmArgs(m, n, k, aRowStride, aColStride, bRowStride, bColStride, alpha, beta, epilogue.Relu ? 1 : 0);
-        var output = new GemmOutput(c.Data, biasData, maskData);
+        var output = new GemmOutput(c.Data, biasData, maskData, addendData);
         int panels = (n + CpuPanel - 1) / CpuPanel;
         long items = (long)((m + CpuRows - 1) / CpuRows) * panels;
         var config = policy.Items(items, out int blockSize, workPerItem: (long)CpuRows * CpuPanel * Math.Max(1, k));
@@ -260,6 +267,11 @@ public sealed class Gemm
             if (c.Bias.Length > 0)
             {
                 v += c.Bias[col];
+            }
+
+            if (c.Addend.Length > 0)
+            {
+                v += c.Addend[index];
             }
 
             if ((p.Relu != 0 && v <= 0f) || (c.Mask.Length > 0 && !(c.Mask[index] > 0f)))

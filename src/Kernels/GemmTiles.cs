@@ -178,10 +178,11 @@ internal interface IGemmOut
 internal readonly record struct GemmGrid(int M, int N, int K, int KPerSplit, int AAlongK, int BAlongN, int AVector = 0, int BVector = 0);
 
 /// <summary>
-/// C[row, col] = epilogue(alpha * sum + beta * C[row, col]): + Bias[col], then max(., 0) with Relu, then 0 where
-/// Mask[row, col] is not positive; beta == 0 never reads C; empty Bias and Mask are not applied.
+/// C[row, col] = epilogue(alpha * sum + beta * C[row, col]): + Bias[col], then + Addend[row, col], then max(., 0) with
+/// Relu, then 0 where Mask[row, col] is not positive; beta == 0 never reads C; empty Bias, Addend and Mask are not applied.
 /// </summary>
-internal readonly record struct MatrixOut(ArrayView<float> C, ArrayView<float> Bias, ArrayView<float> Mask, int N, float Alpha, float Beta, int Relu) : IGemmOut
+internal readonly record struct MatrixOut(
+    ArrayView<float> C, ArrayView<float> Bias, ArrayView<float> Mask, ArrayView<float> Addend, int N, float Alpha, float Beta, int Relu) : IGemmOut
 {
     public void Store(int row, int col, int split, float sum)
     {
@@ -190,6 +191,11 @@ internal readonly record struct MatrixOut(ArrayView<float> C, ArrayView<float> B
         if (Bias.Length > 0)
         {
             v += Bias[col];
+        }
+
+        if (Addend.Length > 0)
+        {
+            v += Addend[index];
         }
 
         if ((Relu != 0 && v <= 0f) || (Mask.Length > 0 && !(Mask[index] > 0f)))

@@ -89,7 +89,7 @@ public sealed class ModelFileCliTests
 
         (code, output, _) = Support.Cli.Run("models", "show", "vgg");
         Assert.Equal(0, code);
-        Assert.Equal(GpuNet.Engine.Models.BuiltinModels.ShippedText("vgg"), output);
+        Assert.Equal(GpuNet.Engine.Models.BuiltinModels.ShippedText(GpuNet.Engine.Models.BuiltinModel.Vgg), output);
 
         string path = WriteModel(GpuNet.Tests.Engine.ModelFileTests.ResidualNet);
         (code, output, _) = Support.Cli.Run("models", "show", path);

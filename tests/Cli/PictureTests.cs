@@ -46,7 +46,7 @@ public sealed class PictureTests
     public void DataPreviewDrawsTheAskedGridWithClassNames()
     {
         string dir = SyntheticData.WriteCifarLike(6, 2);
-        var data = DataSets.Load("cifar10", dir);
+        var data = DataSets.Load(DatasetKind.Cifar10, dir);
         var (png, labels) = Pictures.PreviewGrid(data, 7, 3, seed: 2);
         Assert.Equal(7, labels.Count);
         Assert.Equal((3 * Pictures.Cell, 3 * (Pictures.Cell + Pictures.Caption)), PngSize(png));

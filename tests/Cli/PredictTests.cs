@@ -21,7 +21,7 @@ public sealed class PredictTests
         return Path.Combine(dir, "model.safetensors");
     });
 
-    private static readonly Lazy<Dataset> Fashion = new(() => DataSets.Load("fashion-mnist", null));
+    private static readonly Lazy<Dataset> Fashion = new(() => DataSets.Load(DatasetKind.FashionMnist, null));
 
     private static JsonElement[] PredictJson(params string[] files)
     {

@@ -1,6 +1,8 @@
 using GpuNet.Engine;
 using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Data;
+using GpuNet.Engine.Models;
+using GpuNet.Engine.Optim;
 using GpuNet.Engine.Training;
 using GpuNet.Tests.Support;
 
@@ -15,7 +17,7 @@ namespace GpuNet.Tests.Engine;
 public sealed class GpuPathTrainingTests
 {
     private static readonly Lazy<string> DataDir = new(() => SyntheticData.WriteMnistLike(400, 200, seed: 21));
-    private static readonly Lazy<Dataset> Data = new(() => DataSets.Load("mnist", DataDir.Value));
+    private static readonly Lazy<Dataset> Data = new(() => DataSets.Load(DatasetKind.Mnist, DataDir.Value));
 
     public static TheoryData<string> Models => new() { "mlp", "mlp-batchnorm", "vgg" };
 
@@ -29,9 +31,9 @@ public sealed class GpuPathTrainingTests
 
     private static TrainConfig Config(string model, AcceleratorKind kind) => model switch
     {
-        "mlp" => new TrainConfig { Dataset = "mnist", DataDir = DataDir.Value, Hidden = [32, 16], Momentum = 0.9, LearningRate = 1e-3, BatchSize = 50, Steps = 24, EvalEvery = 8, CheckpointEvery = 8, Accelerator = kind },
-        "mlp-batchnorm" => new TrainConfig { Dataset = "mnist", DataDir = DataDir.Value, Hidden = [24], BatchNorm = true, Optimizer = "adam", LearningRate = 1e-3, Init = GpuNet.Engine.Layers.WeightInit.KaimingUniform, BatchSize = 40, Steps = 24, EvalEvery = 8, CheckpointEvery = 8, Accelerator = kind },
-        _ => TrainConfig.DefaultsFor("vgg") with { Dataset = "mnist", DataDir = DataDir.Value, Width = 1.0 / 16, LearningRate = 1e-3, BatchSize = 16, Steps = 20, EvalEvery = 10, CheckpointEvery = 10, Accelerator = kind },
+        "mlp" => new TrainConfig { Dataset = DatasetKind.Mnist, DataDir = DataDir.Value, Hidden = [32, 16], Momentum = 0.9, LearningRate = 1e-3, BatchSize = 50, Steps = 24, EvalEvery = 8, CheckpointEvery = 8, Accelerator = kind },
+        "mlp-batchnorm" => new TrainConfig { Dataset = DatasetKind.Mnist, DataDir = DataDir.Value, Hidden = [24], BatchNorm = true, Optimizer = OptimizerKind.Adam, LearningRate = 1e-3, Init = GpuNet.Engine.Layers.WeightInit.KaimingUniform, BatchSize = 40, Steps = 24, EvalEvery = 8, CheckpointEvery = 8, Accelerator = kind },
+        _ => TrainConfig.DefaultsFor(BuiltinModel.Vgg) with { Dataset = DatasetKind.Mnist, DataDir = DataDir.Value, Width = 1.0 / 16, LearningRate = 1e-3, BatchSize = 16, Steps = 20, EvalEvery = 10, CheckpointEvery = 10, Accelerator = kind },
     };
 
     private static (IReadOnlyList<MetricsRow> Rows, byte[] Model) Train(string accelerator, TrainConfig config, string dir, string? resumeFrom = null, int stopAfter = 0)
@@ -93,7 +95,7 @@ public sealed class GpuPathTrainingTests
     public void Tf32TrainingOnOpenClEndsWithinAPercentOfFp32(string model)
     {
         var config = model == "mlp"
-            ? Config(model, AcceleratorKind.OpenCL) with { Optimizer = "adam", Momentum = 0 }
+            ? Config(model, AcceleratorKind.OpenCL) with { Optimizer = OptimizerKind.Adam, Momentum = 0 }
             : Config(model, AcceleratorKind.OpenCL) with { Steps = 40 };
         var fp32 = Train("opencl", config, SyntheticData.NewDirectory());
         var tf32 = Train("opencl", config with { Precision = GpuNet.Kernels.GemmPrecision.Tf32 }, SyntheticData.NewDirectory());

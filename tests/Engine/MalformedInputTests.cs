@@ -23,7 +23,7 @@ public sealed class MalformedInputTests
         string dir = SyntheticData.NewDirectory();
         string data = SyntheticData.WriteMnistLike(50, 20, seed: 3);
         using var device = Device.Open(AcceleratorKind.Cpu);
-        Trainer.Run(new TrainConfig { Dataset = "mnist", DataDir = data, Hidden = [8], BatchNorm = true, BatchSize = 10, Steps = 2, EvalEvery = 2, Accelerator = AcceleratorKind.Cpu }, DataSets.Load("mnist", data), device, dir);
+        Trainer.Run(new TrainConfig { Dataset = DatasetKind.Mnist, DataDir = data, Hidden = [8], BatchNorm = true, BatchSize = 10, Steps = 2, EvalEvery = 2, Accelerator = AcceleratorKind.Cpu }, DataSets.Load(DatasetKind.Mnist, data), device, dir);
         return Path.Combine(dir, Checkpoint.FileName);
     });
 

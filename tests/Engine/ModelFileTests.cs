@@ -59,10 +59,57 @@ public sealed class ModelFileTests
         GradientCheck.AssertAgree(deviceLoss, referenceLoss, samples, 1e-4, $"residual network on {accelerator}");
     });
 
+    /// <summary>
+    /// A residual block whose body ends with a GEMM sums in that GEMM's epilogue: a convolution's gives the bits of the
+    /// body's output plus the shortcut's made by separate launches; a linear one's gradients match finite differences; a
+    /// body ending otherwise (GELU) keeps its own addition.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void ResidualSumIsMadeInTheBodysLastGemmEpilogue(string accelerator) => Support.Accelerators.Run(accelerator, (kernels, buffers) =>
+    {
+        const int batch = 3;
+        var spec = new ModelSpec(ModelDefinition.Parse(ResidualNet, "test"), [2, 6, 6], 3);
+        using (var model = spec.Build(kernels, batch, seed: 5))
+        {
+            var blocks = model.Layers.OfType<Residual>().ToList();
+            Assert.Equal([true, false], blocks.Select(block => block.AddsInBody));
+            var h = buffers.Upload(Numerics.Normal(new Random(8), batch * 72), batch, 2, 6, 6);
+            for (int i = 0; i < 3; i++)
+            {
+                h = model.Layers[i].Forward(h, training: false);
+            }
+
+            float[] shortcut = buffers.Read(h), fused = buffers.Read(blocks[0].Forward(h, training: false));
+            var t = h;
+            foreach (var layer in blocks[0].Body)
+            {
+                t = layer.Forward(t, training: false);
+            }
+
+            float[] body = buffers.Read(t);
+            Assert.Equal(body.Select((v, i) => v + shortcut[i]).ToArray(), fused);
+        }
+
+        const string linearBody = """
+            {"format": 1, "name": "linear-residual", "layers": [
+              {"type": "flatten"}, {"type": "linear", "out": 6},
+              {"type": "residual", "body": [{"type": "linear", "out": 5}, {"type": "gelu"}, {"type": "linear", "out": 6}]},
+              {"type": "relu"}, {"type": "linear", "out": "classes"}
+            ]}
+            """;
+        var mlp = new ModelSpec(ModelDefinition.Parse(linearBody, "test"), [1, 3, 3], 3);
+        using var net = mlp.Build(kernels, batch, seed: 9);
+        Assert.True(net.Layers.OfType<Residual>().Single().AddsInBody);
+        var (deviceLoss, referenceLoss, samples) = GradientCheck.Run(
+            kernels, buffers, mlp, net, Numerics.Normal(new Random(10), batch * 9), [0, 1, 2], length => Math.Max(1, length / 8));
+        GradientCheck.AssertAgree(deviceLoss, referenceLoss, samples, 1e-4, $"residual MLP on {accelerator}");
+    });
+
     [Fact]
     public void ShippedFilesAreTheGeneratedBuiltinsAndTheCanonicalTextRoundTrips()
     {
-        foreach (string name in BuiltinModels.Names)
+        foreach (var name in Enum.GetValues<BuiltinModel>())
         {
             var defaults = TrainConfig.DefaultsFor(name);
             var generated = BuiltinModels.Generate(name, defaults.Hidden, defaults.BatchNorm, defaults.Init, defaults.Width, defaults.Dropout);
@@ -87,21 +134,21 @@ public sealed class ModelFileTests
 
     /// <summary>A built-in trained from its shipped file gives the metrics and weights of the same built-in named.</summary>
     [Theory]
-    [InlineData("mlp")]
-    [InlineData("vgg")]
-    public void BuiltinFromItsShippedFileTrainsAsByName(string name)
+    [InlineData(BuiltinModel.Mlp)]
+    [InlineData(BuiltinModel.Vgg)]
+    public void BuiltinFromItsShippedFileTrainsAsByName(BuiltinModel name)
     {
-        var data = DataSets.Load("mnist", DataDir.Value);
+        var data = DataSets.Load(DatasetKind.Mnist, DataDir.Value);
         var byName = TrainConfig.DefaultsFor(name) with
         {
-            Dataset = "mnist",
+            Dataset = DatasetKind.Mnist,
             DataDir = DataDir.Value,
             BatchSize = 20,
             Steps = 12,
             EvalEvery = 6,
             Accelerator = AcceleratorKind.Cpu,
-            Width = name == "vgg" ? 0.0625 : 1.0,
-            Dropout = name == "mlp" ? 0.2 : 0,
+            Width = name == BuiltinModel.Vgg ? 0.0625 : 1.0,
+            Dropout = name == BuiltinModel.Mlp ? 0.2 : 0,
         };
         var file = BuiltinModels.Generate(name, byName.Hidden, byName.BatchNorm, byName.Init, byName.Width, byName.Dropout);
         var byFile = byName with { Network = ModelDefinition.Parse(file.ToJson(), "file"), Model = file.Name, Hidden = [], BatchNorm = false, Width = 1.0, Dropout = 0 };

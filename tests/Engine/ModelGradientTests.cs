@@ -19,7 +19,7 @@ public sealed class ModelGradientTests
     public void MlpWithBatchNormGradientsMatchFiniteDifferences(string accelerator) => Support.Accelerators.Run(accelerator, (kernels, buffers) =>
     {
         const int batch = 6, classes = 3;
-        var spec = ModelSpec.Builtin("mlp", [1, 2, 3], classes, [5, 4], batchNorm: true, WeightInit.KaimingUniform);
+        var spec = ModelSpec.Builtin(BuiltinModel.Mlp, [1, 2, 3], classes, [5, 4], batchNorm: true, WeightInit.KaimingUniform);
         using var model = spec.Build(kernels, batch, seed: 3);
         var random = new Random(4);
         var input = Numerics.Normal(random, batch * 6);
@@ -33,7 +33,7 @@ public sealed class ModelGradientTests
     [Fact]
     public void BackwardAccumulatesParameterGradientsAndTheOptimizerZeroesThem() => Support.Accelerators.Run("cpu", (kernels, buffers) =>
     {
-        var spec = ModelSpec.Builtin("mlp", [1, 1, 4], 2, [3], batchNorm: false, WeightInit.KaimingUniform);
+        var spec = ModelSpec.Builtin(BuiltinModel.Mlp, [1, 1, 4], 2, [3], batchNorm: false, WeightInit.KaimingUniform);
         using var model = spec.Build(kernels, 2, seed: 1);
         using var loss = new SoftmaxCrossEntropyLoss(kernels, 2, 2);
         using var totals = new LossTotals(kernels);
@@ -52,7 +52,7 @@ public sealed class ModelGradientTests
     [Fact]
     public void ReferenceInitIsSmallNormalWithZeroBiases() => Support.Accelerators.Run("cpu", (kernels, _) =>
     {
-        var spec = ModelSpec.Builtin("mlp", [1, 28, 28], 10, [100], batchNorm: false, WeightInit.SmallNormal);
+        var spec = ModelSpec.Builtin(BuiltinModel.Mlp, [1, 28, 28], 10, [100], batchNorm: false, WeightInit.SmallNormal);
         using var model = spec.Build(kernels, 1, seed: 42);
         var weight = model.NamedParameters[0].Parameter.Value.Download();
         double mean = weight.Average(w => (double)w), std = Math.Sqrt(weight.Average(w => (w - mean) * (w - mean)));
@@ -65,7 +65,7 @@ public sealed class ModelGradientTests
     [Fact]
     public void KaimingUniformInitIsBoundedByOneOverSqrtFanIn() => Support.Accelerators.Run("cpu", (kernels, _) =>
     {
-        var spec = ModelSpec.Builtin("mlp-deep", [1, 28, 28], 10, [64], batchNorm: false, WeightInit.KaimingUniform);
+        var spec = ModelSpec.Builtin(BuiltinModel.MlpDeep, [1, 28, 28], 10, [64], batchNorm: false, WeightInit.KaimingUniform);
         using var model = spec.Build(kernels, 1, seed: 42);
         double bound = 1 / Math.Sqrt(784);
         var weight = model.NamedParameters[0].Parameter.Value.Download();

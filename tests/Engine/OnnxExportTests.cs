@@ -4,6 +4,7 @@ using GpuNet.Engine.Data;
 using GpuNet.Engine.Layers;
 using GpuNet.Engine.Models;
 using GpuNet.Engine.Onnx;
+using GpuNet.Engine.Optim;
 using GpuNet.Engine.Training;
 using GpuNet.Kernels;
 using GpuNet.Tests.Support;
@@ -28,15 +29,15 @@ public sealed class OnnxExportTests
         Assert.Contains("dropout", ResidualWithEveryLayer, StringComparison.Ordinal);
         Assert.Contains("avgpool2d", ResidualWithEveryLayer, StringComparison.Ordinal);
         Assert.DoesNotContain("\"out\": 4,", ResidualWithEveryLayer, StringComparison.Ordinal);
-        var data = DataSets.Load("mnist", DataDir.Value);
+        var data = DataSets.Load(DatasetKind.Mnist, DataDir.Value);
         var config = name switch
         {
             "mlp" => new TrainConfig { Hidden = [32] },
-            "mlp-batchnorm" => new TrainConfig { Hidden = [32, 16], BatchNorm = true, Optimizer = "adam", LearningRate = 1e-3, Init = WeightInit.KaimingUniform },
+            "mlp-batchnorm" => new TrainConfig { Hidden = [32, 16], BatchNorm = true, Optimizer = OptimizerKind.Adam, LearningRate = 1e-3, Init = WeightInit.KaimingUniform },
             "residual" => TrainConfig.DefaultsFor(ModelDefinition.Parse(ResidualWithEveryLayer, "test")) with { LearningRate = 2e-3 },
-            _ => TrainConfig.DefaultsFor("vgg") with { Width = 0.0625, LearningRate = 1e-3 },
+            _ => TrainConfig.DefaultsFor(BuiltinModel.Vgg) with { Width = 0.0625, LearningRate = 1e-3 },
         };
-        config = config with { Dataset = "mnist", DataDir = DataDir.Value, BatchSize = 20, Steps = 15, EvalEvery = 15, Accelerator = AcceleratorKind.Cpu, Normalize = name == "mlp" ? Normalization.None : Normalization.Standard };
+        config = config with { Dataset = DatasetKind.Mnist, DataDir = DataDir.Value, BatchSize = 20, Steps = 15, EvalEvery = 15, Accelerator = AcceleratorKind.Cpu, Normalize = name == "mlp" ? Normalization.None : Normalization.Standard };
         string dir = SyntheticData.NewDirectory();
         using (var device = Device.Open(AcceleratorKind.Cpu))
         {
@@ -87,7 +88,7 @@ public sealed class OnnxExportTests
     [Fact]
     public void OnnxRuntimeScoresGpuNetsAccuracy()
     {
-        var data = DataSets.Load("fashion-mnist", null);
+        var data = DataSets.Load(DatasetKind.FashionMnist, null);
         string? given = Environment.GetEnvironmentVariable("GPUNET_ONNX_ACCURACY_MODEL");
         if (given is null)
         {

@@ -13,7 +13,7 @@ public sealed class ReaderTests
     public void IdxDataSetsRoundTripGzippedOrNot(bool gzip)
     {
         string dir = SyntheticData.WriteMnistLike(30, 20, gzip);
-        var data = DataSets.Load("mnist", dir);
+        var data = DataSets.Load(DatasetKind.Mnist, dir);
         Assert.Equal(new GpuNet.Kernels.Shape(1, 28, 28), data.SampleShape);
         Assert.Equal(30, data.Train.Count);
         Assert.Equal(20, data.Test.Count);
@@ -26,7 +26,7 @@ public sealed class ReaderTests
     public void Cifar10BatchesAreReadAsLabelAndRgbPlanes()
     {
         string dir = SyntheticData.WriteCifarLike(4, 3);
-        var data = DataSets.Load("cifar10", dir);
+        var data = DataSets.Load(DatasetKind.Cifar10, dir);
         Assert.Equal(new GpuNet.Kernels.Shape(3, 32, 32), data.SampleShape);
         Assert.Equal(20, data.Train.Count);
         Assert.Equal(3, data.Test.Count);
@@ -38,7 +38,7 @@ public sealed class ReaderTests
     [Fact]
     public void EmbeddedFashionMnistLoads()
     {
-        var data = DataSets.Load("fashion-mnist", null);
+        var data = DataSets.Load(DatasetKind.FashionMnist, null);
         Assert.Equal(60_000, data.Train.Count);
         Assert.Equal(10_000, data.Test.Count);
         Assert.Equal(10, data.Classes);
@@ -166,7 +166,7 @@ public sealed class ReaderTests
     {
         string dir = SyntheticData.WriteMnistLike(30, 20);
         File.WriteAllBytes(Path.Combine(dir, "train-labels-idx1-ubyte.gz"), SyntheticData.Gzip(SyntheticData.IdxLabels(new int[29])));
-        var error = Assert.Throws<DataException>(() => DataSets.Load("mnist", dir));
+        var error = Assert.Throws<DataException>(() => DataSets.Load(DatasetKind.Mnist, dir));
         Assert.Contains("30 training images but 29 training labels", error.Message, StringComparison.Ordinal);
     }
 
@@ -175,9 +175,9 @@ public sealed class ReaderTests
     {
         string dir = SyntheticData.WriteMnistLike(10, 10);
         File.Delete(Path.Combine(dir, "t10k-images-idx3-ubyte.gz"));
-        Assert.Contains("t10k-images-idx3-ubyte.gz: file not found", Assert.Throws<DataException>(() => DataSets.Load("mnist", dir)).Message, StringComparison.Ordinal);
-        Assert.Contains("not found", Assert.Throws<DataException>(() => DataSets.Load("mnist", Path.Combine(dir, "nope"))).Message, StringComparison.Ordinal);
-        Assert.Contains("--data-dir", Assert.Throws<DataException>(() => DataSets.Load("cifar10", null)).Message, StringComparison.Ordinal);
+        Assert.Contains("t10k-images-idx3-ubyte.gz: file not found", Assert.Throws<DataException>(() => DataSets.Load(DatasetKind.Mnist, dir)).Message, StringComparison.Ordinal);
+        Assert.Contains("not found", Assert.Throws<DataException>(() => DataSets.Load(DatasetKind.Mnist, Path.Combine(dir, "nope"))).Message, StringComparison.Ordinal);
+        Assert.Contains("--data-dir", Assert.Throws<DataException>(() => DataSets.Load(DatasetKind.Cifar10, null)).Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -187,10 +187,10 @@ public sealed class ReaderTests
         string batch = Path.Combine(dir, "data_batch_3.bin");
         var bytes = File.ReadAllBytes(batch);
         File.WriteAllBytes(batch, bytes[..^100]);
-        Assert.Contains("not a whole number", Assert.Throws<DataException>(() => DataSets.Load("cifar10", dir)).Message, StringComparison.Ordinal);
+        Assert.Contains("not a whole number", Assert.Throws<DataException>(() => DataSets.Load(DatasetKind.Cifar10, dir)).Message, StringComparison.Ordinal);
         bytes[0] = 11;
         File.WriteAllBytes(batch, bytes);
-        Assert.Contains("label 11", Assert.Throws<DataException>(() => DataSets.Load("cifar10", dir)).Message, StringComparison.Ordinal);
+        Assert.Contains("label 11", Assert.Throws<DataException>(() => DataSets.Load(DatasetKind.Cifar10, dir)).Message, StringComparison.Ordinal);
     }
 
     [Fact]

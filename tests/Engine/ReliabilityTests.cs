@@ -2,6 +2,8 @@ using System.Runtime.InteropServices;
 using GpuNet.Engine;
 using GpuNet.Engine.Checkpoints;
 using GpuNet.Engine.Data;
+using GpuNet.Engine.Models;
+using GpuNet.Engine.Optim;
 using GpuNet.Engine.Training;
 using GpuNet.Tests.Support;
 
@@ -11,7 +13,7 @@ namespace GpuNet.Tests.Engine;
 public sealed class ReliabilityTests
 {
     private static readonly Lazy<string> DataDir = new(() => SyntheticData.WriteMnistLike(500, 100, seed: 11));
-    private static readonly Lazy<Dataset> Data = new(() => DataSets.Load("mnist", DataDir.Value));
+    private static readonly Lazy<Dataset> Data = new(() => DataSets.Load(DatasetKind.Mnist, DataDir.Value));
 
     private static IEnumerable<string> WithoutTime(IEnumerable<MetricsRow> rows) =>
         rows.Select(r => FormattableString.Invariant($"{r.Step},{r.TrainLoss:R},{r.TestLoss:R},{r.TestAccuracy:R}"));
@@ -47,11 +49,11 @@ public sealed class ReliabilityTests
     private static TrainConfig Config(string name) => name == "recipe"
         ? new TrainConfig
         {
-            Dataset = "mnist",
+            Dataset = DatasetKind.Mnist,
             DataDir = DataDir.Value,
             Model = "mlp-deep",
             Hidden = [32, 16],
-            Optimizer = "adam",
+            Optimizer = OptimizerKind.Adam,
             LearningRate = 2e-3,
             Init = GpuNet.Engine.Layers.WeightInit.KaimingUniform,
             BatchSize = 40,
@@ -67,8 +69,8 @@ public sealed class ReliabilityTests
             CropPadding = 2,
         }
         : name == "sgd-momentum"
-        ? new TrainConfig { Dataset = "mnist", DataDir = DataDir.Value, Hidden = [16], Momentum = 0.9, LearningRate = 1e-3, BatchSize = 40, Steps = 30, EvalEvery = 10, CheckpointEvery = 7, Accelerator = AcceleratorKind.Cpu }
-        : new TrainConfig { Dataset = "mnist", DataDir = DataDir.Value, Hidden = [16, 8], BatchNorm = true, Optimizer = "adam", LearningRate = 1e-3, Init = GpuNet.Engine.Layers.WeightInit.KaimingUniform, BatchSize = 40, Steps = 30, EvalEvery = 10, CheckpointEvery = 7, Accelerator = AcceleratorKind.Cpu };
+        ? new TrainConfig { Dataset = DatasetKind.Mnist, DataDir = DataDir.Value, Hidden = [16], Momentum = 0.9, LearningRate = 1e-3, BatchSize = 40, Steps = 30, EvalEvery = 10, CheckpointEvery = 7, Accelerator = AcceleratorKind.Cpu }
+        : new TrainConfig { Dataset = DatasetKind.Mnist, DataDir = DataDir.Value, Hidden = [16, 8], BatchNorm = true, Optimizer = OptimizerKind.Adam, LearningRate = 1e-3, Init = GpuNet.Engine.Layers.WeightInit.KaimingUniform, BatchSize = 40, Steps = 30, EvalEvery = 10, CheckpointEvery = 7, Accelerator = AcceleratorKind.Cpu };
 
     [Theory]
     [MemberData(nameof(Configurations))]
@@ -234,7 +236,7 @@ public sealed class ReliabilityTests
         using var device = Device.Open(AcceleratorKind.Cpu);
         Trainer.Run(Config("sgd-momentum") with { Steps = 5 }, Data.Value, device, dir);
         var (info, tensors) = ModelFile.Read(Path.Combine(dir, "model.safetensors"));
-        using var other = GpuNet.Engine.Models.ModelSpec.Builtin("mlp", info.Spec.InputShape, info.Spec.Classes, [17], false, info.Spec.Init).Build(kernels, 4, seed: 1);
+        using var other = GpuNet.Engine.Models.ModelSpec.Builtin(BuiltinModel.Mlp, info.Spec.InputShape, info.Spec.Classes, [17], false, info.Spec.Init).Build(kernels, 4, seed: 1);
         var error = Assert.Throws<CheckpointException>(() => ModelFile.Apply(other, tensors, "model.safetensors"));
         Assert.Contains("'0.weight'", error.Message, StringComparison.Ordinal);
         Assert.Contains("[17, 784]", error.Message, StringComparison.Ordinal);

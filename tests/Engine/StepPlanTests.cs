@@ -1,3 +1,4 @@
+using GpuNet.Engine.Models;
 using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 using GpuNet.Kernels;
@@ -20,7 +21,7 @@ public sealed class StepPlanTests
     public void Tf32VggStepRunsOnTensorCoresFillsItsWavesAndWaitsForNothing(int step)
     {
         Assert.True(step == 1 || (step - 1) * 32 % 60_000 == 0, $"step {step} does not begin an epoch");
-        var plan = StepPlan.Record(TrainConfig.DefaultsFor("vgg") with { Precision = GemmPrecision.Tf32 }, H200, step);
+        var plan = StepPlan.Record(TrainConfig.DefaultsFor(BuiltinModel.Vgg) with { Precision = GemmPrecision.Tf32 }, H200, step);
         string what = $"step {step}: {plan.Totals}";
         Assert.True(plan.TensorCoreShare >= 0.95, what);
         Assert.True(plan.Launches.Count <= 83, what);
@@ -32,7 +33,7 @@ public sealed class StepPlanTests
     [Fact]
     public void Fp32VggStepFillsItsWavesOnTheFmaPipes()
     {
-        var plan = StepPlan.Record(TrainConfig.DefaultsFor("vgg"), H200, 1876);
+        var plan = StepPlan.Record(TrainConfig.DefaultsFor(BuiltinModel.Vgg), H200, 1876);
         Assert.True(plan.TensorCoreShare == 0, plan.Totals);
         Assert.True(plan.HostWaits == 0, plan.Totals);
         Assert.True(plan.WaveEfficiency >= 0.85, plan.Totals);
@@ -41,7 +42,7 @@ public sealed class StepPlanTests
     [Fact]
     public void TheTotalsLineHasTheAgreedForm()
     {
-        var plan = StepPlan.Record(TrainConfig.DefaultsFor("mlp") with { Precision = GemmPrecision.Tf32 }, H200);
+        var plan = StepPlan.Record(TrainConfig.DefaultsFor(BuiltinModel.Mlp) with { Precision = GemmPrecision.Tf32 }, H200);
         Assert.Matches(@"^\d+ launches, 0 host waits, 100\.0% of GEMM FLOPs on tensor cores, wave efficiency \d+\.\d%$", plan.Totals);
     }
 }

@@ -10,7 +10,7 @@ public sealed class VggTests
 {
     public static TheoryData<string> Accelerators => Support.Accelerators.All;
 
-    private static ModelSpec Vgg(int[] input, double width) => ModelSpec.Builtin("vgg", input, 10, [], false, WeightInit.KaimingUniform, width);
+    private static ModelSpec Vgg(int[] input, double width) => ModelSpec.Builtin(BuiltinModel.Vgg, input, 10, [], false, WeightInit.KaimingUniform, width);
 
     [Theory]
     [InlineData(1, 28, new[] { 28, 14, 7, 4, 2, 1 })]

@@ -1,5 +1,6 @@
 using GpuNet.Engine;
 using GpuNet.Engine.Data;
+using GpuNet.Engine.Models;
 using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 
@@ -11,7 +12,7 @@ public static class LibraryExample
     public static void Run()
     {
         // example-begin
-        var config = TrainConfig.DefaultsFor("mlp") with { Steps = 300, EvalEvery = 100, Accelerator = AcceleratorKind.Auto };
+        var config = TrainConfig.DefaultsFor(BuiltinModel.Mlp) with { Steps = 300, EvalEvery = 100, Accelerator = AcceleratorKind.Auto };
         var data = DataSets.Load(config.Dataset, config.DataDir);    // the embedded Fashion-MNIST
         using var device = Device.Open(config.Accelerator);          // CUDA, an OpenCL GPU, else the CPU
         Directory.CreateDirectory("my-run");

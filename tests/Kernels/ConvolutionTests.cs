@@ -41,7 +41,15 @@ public sealed class ConvolutionTests
             library.Convolution.Forward(output, input, weight, bias, window, columns, scratch);
 
             double[] xd = Numerics.ToDouble(x), wd = Numerics.ToDouble(wt), bd = Numerics.ToDouble(b);
-            Numerics.AssertClose(Reference.Conv2d(xd, wd, bd, n, c, h, w, cout, k, s, p), buffers.Read(output), 1e-4, 1e-4, what + " forward");
+            var expected = Reference.Conv2d(xd, wd, bd, n, c, h, w, cout, k, s, p);
+            Numerics.AssertClose(expected, buffers.Read(output), 1e-4, 1e-4, what + " forward");
+
+            // The same forward adding a tensor of the output's shape in its output pass (a residual block's sum).
+            float[] addend = Numerics.Normal(random, outputShape.Length);
+            var summed = buffers.Garbage(outputShape[0], outputShape[1], outputShape[2], outputShape[3]);
+            library.Convolution.Forward(
+                summed, input, weight, bias, window, columns, scratch, addend: buffers.Upload(addend, outputShape[0], outputShape[1], outputShape[2], outputShape[3]));
+            Numerics.AssertClose(expected.Select((v, i) => v + addend[i]).ToArray(), buffers.Read(summed), 1e-4, 1e-4, what + " forward + addend");
 
             // Parameter gradients start non-zero and must accumulate; dInput must be overwritten (it starts as NaN).
             float[] dWeight0 = Numerics.Normal(random, weightShape.Length), dBias0 = Numerics.Normal(random, cout);
@@ -254,9 +262,12 @@ public sealed class ConvolutionTests
             var output = buffers.Garbage(outputShape[0], outputShape[1], outputShape[2], outputShape[3]);
             var columns = buffers.Garbage(library.Convolution.ColumnsWorkspace(inputShape, weightShape, window) + 1);
             var scratch = buffers.Garbage(library.Convolution.ScratchWorkspace(inputShape, weightShape, window) + 1);
-            library.Convolution.Forward(output, input, weight, buffers.Upload(b, cout), window, columns, scratch);
+            float[] addend = Numerics.Normal(random, outputShape.Length);
+            var addendView = buffers.Upload(addend, outputShape[0], outputShape[1], outputShape[2], outputShape[3]);
+            library.Convolution.Forward(output, input, weight, buffers.Upload(b, cout), window, columns, scratch, addend: addendView);
             double[] xd = Numerics.ToDouble(x), wd = Numerics.ToDouble(wt);
-            Numerics.AssertClose(Reference.Conv2d(xd, wd, Numerics.ToDouble(b), n, c, h, w, cout, k, s, p), buffers.Read(output), 1e-4, 1e-4, what + " forward");
+            var expected = Reference.Conv2d(xd, wd, Numerics.ToDouble(b), n, c, h, w, cout, k, s, p).Select((v, i) => v + addend[i]).ToArray();
+            Numerics.AssertClose(expected, buffers.Read(output), 1e-4, 1e-4, what + " forward (with an addend, summed in the split-K reduction's output pass)");
 
             var dWeight = buffers.Upload(new float[weightShape.Length], cout, c, k, k);
             var dBias = buffers.Upload(new float[cout], cout);

@@ -116,7 +116,7 @@ public sealed class GemmTests
 
     [Theory]
     [MemberData(nameof(Accelerators))]
-    public void EpilogueAddsBiasAppliesReluAndMasks(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    public void EpilogueAddsBiasAndAddendAppliesReluAndMasks(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
     {
         var random = new Random(7);
         foreach (var (m, n, k) in new[] { (5, 7, 3), (70, 130, 600) })
@@ -130,6 +130,12 @@ public sealed class GemmTests
             library.Gemm.Multiply(c, buffers.Upload(a, m, k), Transpose.None, buffers.Upload(b, k, n), Transpose.None, epilogue: new GemmEpilogue(Mask: buffers.Upload(mask, m, n)));
             expected = plain.Select((v, i) => mask[i] > 0 ? v : 0).ToArray();
             Numerics.AssertClose(expected, buffers.Read(c), 1e-4 * Math.Sqrt(k), 1e-4, $"mask {m}x{n}x{k} on {accelerator}");
+
+            // An addend of C's shape (a residual block's shortcut) is added after the bias and before the ReLU.
+            float[] addend = Numerics.Normal(random, m * n);
+            library.Gemm.Multiply(c, buffers.Upload(a, m, k), Transpose.None, buffers.Upload(b, k, n), Transpose.None, epilogue: new GemmEpilogue(buffers.Upload(bias, n), Relu: true, Addend: buffers.Upload(addend, m, n)));
+            expected = plain.Select((v, i) => Math.Max(0, v + bias[i % n] + addend[i])).ToArray();
+            Numerics.AssertClose(expected, buffers.Read(c), 1e-4 * Math.Sqrt(k), 1e-4, $"bias + addend + ReLU {m}x{n}x{k} on {accelerator}");
 
             // A NaN in row 1 of A makes row 1 of C NaN; the ReLU epilogue keeps it (PyTorch's ReLU of NaN is NaN).
             a[k + (k / 2)] = float.NaN;

@@ -2,11 +2,24 @@ using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Data;
 
+/// <summary>The data sets GpuNet knows by name (kebab-case: fashion-mnist, mnist, cifar10).</summary>
+public enum DatasetKind
+{
+    /// <summary>Fashion-MNIST: 28 x 28 grey clothing images, 10 classes (embedded).</summary>
+    FashionMnist,
+
+    /// <summary>MNIST: 28 x 28 grey digits, 10 classes (from --data-dir).</summary>
+    Mnist,
+
+    /// <summary>CIFAR-10: 32 x 32 colour images, 10 classes (its binary version, from --data-dir).</summary>
+    Cifar10,
+}
+
 /// <summary>The data sets GpuNet knows by name, and where it finds their files.</summary>
 public static class DataSets
 {
-    /// <summary>The names accepted by <see cref="Load"/>.</summary>
-    public static readonly IReadOnlyList<string> Names = ["fashion-mnist", "mnist", "cifar10"];
+    /// <summary>The names of <see cref="DatasetKind"/>'s values, as the command line and the run's files write them.</summary>
+    public static IReadOnlyList<string> Names { get; } = [.. Enum.GetValues<DatasetKind>().Select(Name)];
 
     private static readonly string[] FashionClasses =
         ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
@@ -16,53 +29,45 @@ public static class DataSets
     private static readonly string[] CifarClasses =
         ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
-    /// <summary>The class names of data set <paramref name="name"/>, without loading it (null for an unknown name).</summary>
-    public static IReadOnlyList<string>? ClassNames(string name) => name switch
+    /// <summary><paramref name="kind"/>'s name: fashion-mnist, mnist or cifar10 (its kebab-case name, as every enum setting).</summary>
+    public static string Name(DatasetKind kind) => Runs.Choices.Name(kind);
+
+    /// <summary>The data set named <paramref name="name"/> (as <see cref="Name"/> writes it), or null.</summary>
+    public static DatasetKind? Find(string? name) =>
+        Enum.GetValues<DatasetKind>().Where(kind => Name(kind) == name).Select(kind => (DatasetKind?)kind).FirstOrDefault();
+
+    /// <summary>The class names of <paramref name="kind"/>, without loading it.</summary>
+    public static IReadOnlyList<string> ClassNames(DatasetKind kind) => kind switch
     {
-        "fashion-mnist" => FashionClasses,
-        "mnist" => DigitClasses,
-        "cifar10" => CifarClasses,
-        _ => null,
+        DatasetKind.FashionMnist => FashionClasses,
+        DatasetKind.Mnist => DigitClasses,
+        DatasetKind.Cifar10 => CifarClasses,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a data set"),
     };
 
-    /// <summary>
-    /// The sample shape (C, H, W) of data set <paramref name="name"/>, without loading it (null for an unknown name); its
-    /// class count is <see cref="ClassNames"/>'s.
-    /// </summary>
-    public static int[]? SampleShape(string name) => name switch
-    {
-        "fashion-mnist" or "mnist" => [1, 28, 28],
-        "cifar10" => [3, 32, 32],
-        _ => null,
-    };
+    /// <summary>The sample shape (C, H, W) of <paramref name="kind"/>, without loading it; its class count is <see cref="ClassNames"/>'s.</summary>
+    public static int[] SampleShape(DatasetKind kind) => kind == DatasetKind.Cifar10 ? [3, 32, 32] : [1, 28, 28];
 
     /// <summary>Whether the data set's images are light objects on a dark background (Fashion-MNIST, MNIST).</summary>
-    public static bool LightOnDark(string name) => name is "fashion-mnist" or "mnist";
+    public static bool LightOnDark(DatasetKind kind) => kind is DatasetKind.FashionMnist or DatasetKind.Mnist;
 
     /// <summary>Where the embedded Fashion-MNIST lies: data/fashion-mnist beside the program.</summary>
     public static string EmbeddedFashionMnist => Path.Combine(AppContext.BaseDirectory, "data", "fashion-mnist");
 
     /// <summary>
-    /// Loads data set <paramref name="name"/> from <paramref name="dataDir"/> (for fashion-mnist, the embedded copy
-    /// when none is given). MNIST and CIFAR-10 are read only from a directory the user gives: nothing is downloaded.
+    /// Loads <paramref name="kind"/> from <paramref name="dataDir"/> (for Fashion-MNIST, the embedded copy when none is
+    /// given). MNIST and CIFAR-10 are read only from a directory the user gives: nothing is downloaded.
     /// </summary>
     /// <exception cref="DataException">A file is missing or malformed.</exception>
-    public static Dataset Load(string name, string? dataDir)
+    public static Dataset Load(DatasetKind kind, string? dataDir) => kind switch
     {
-        switch (name)
-        {
-            case "fashion-mnist":
-                return LoadIdx(name, dataDir ?? EmbeddedFashionMnist, FashionClasses);
-            case "mnist":
-                return LoadIdx(name, dataDir ?? throw new DataException(
-                    "MNIST is not embedded: pass --data-dir DIR holding train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)."), DigitClasses);
-            case "cifar10":
-                return LoadCifar10(dataDir ?? throw new DataException(
-                    "CIFAR-10 is not embedded: pass --data-dir DIR holding the binary version (data_batch_1.bin .. data_batch_5.bin, test_batch.bin)."));
-            default:
-                throw new DataException($"Unknown data set '{name}'; known: {string.Join(", ", Names)}.");
-        }
-    }
+        DatasetKind.FashionMnist => LoadIdx(Name(kind), dataDir ?? EmbeddedFashionMnist, FashionClasses),
+        DatasetKind.Mnist => LoadIdx(Name(kind), dataDir ?? throw new DataException(
+            "MNIST is not embedded: pass --data-dir DIR holding train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)."), DigitClasses),
+        DatasetKind.Cifar10 => LoadCifar10(dataDir ?? throw new DataException(
+            "CIFAR-10 is not embedded: pass --data-dir DIR holding the binary version (data_batch_1.bin .. data_batch_5.bin, test_batch.bin).")),
+        _ => throw new DataException($"Unknown data set {kind}; known: {string.Join(", ", Names)}."),
+    };
 
     private static Dataset LoadIdx(string name, string dir, string[] classes)
     {
@@ -71,10 +76,10 @@ public static class DataSets
             throw new DataException($"{dir}: data directory not found.");
         }
 
-        var (trainPixels, trainCount, rows, cols) = Readers.ReadIdxImages(Find(dir, "train-images-idx3-ubyte"));
-        var trainLabels = Readers.ReadIdxLabels(Find(dir, "train-labels-idx1-ubyte"), classes.Length);
-        var (testPixels, testCount, testRows, testCols) = Readers.ReadIdxImages(Find(dir, "t10k-images-idx3-ubyte"));
-        var testLabels = Readers.ReadIdxLabels(Find(dir, "t10k-labels-idx1-ubyte"), classes.Length);
+        var (trainPixels, trainCount, rows, cols) = Readers.ReadIdxImages(FindFile(dir, "train-images-idx3-ubyte"));
+        var trainLabels = Readers.ReadIdxLabels(FindFile(dir, "train-labels-idx1-ubyte"), classes.Length);
+        var (testPixels, testCount, testRows, testCols) = Readers.ReadIdxImages(FindFile(dir, "t10k-images-idx3-ubyte"));
+        var testLabels = Readers.ReadIdxLabels(FindFile(dir, "t10k-labels-idx1-ubyte"), classes.Length);
         if (trainLabels.Length != trainCount)
         {
             throw new DataException($"{dir}: {trainCount} training images but {trainLabels.Length} training labels.");
@@ -110,11 +115,11 @@ public static class DataSets
             : Path.Combine(dir, "cifar-10-batches-bin");
         var train = Readers.ReadCifar10(Enumerable.Range(1, 5).Select(i => Path.Combine(root, $"data_batch_{i}.bin")).ToArray());
         var test = Readers.ReadCifar10([Path.Combine(root, "test_batch.bin")]);
-        return new Dataset("cifar10", new Shape(3, 32, 32), CifarClasses, train, test);
+        return new Dataset(Name(DatasetKind.Cifar10), new Shape(3, 32, 32), CifarClasses, train, test);
     }
 
     /// <summary>The file <paramref name="stem"/> or <paramref name="stem"/>.gz in <paramref name="dir"/>.</summary>
-    private static string Find(string dir, string stem)
+    private static string FindFile(string dir, string stem)
     {
         string plain = Path.Combine(dir, stem), gz = plain + ".gz";
         return File.Exists(plain) ? plain : File.Exists(gz) ? gz : throw new DataException($"{gz}: file not found (nor {stem}).");

@@ -11,6 +11,19 @@ using ILGPU.Runtime.Cuda;
 
 namespace GpuNet.Engine.Distributed;
 
+/// <summary>How a run's gradients travel between ranks (kebab-case names: none, mpi, nccl).</summary>
+public enum Communication
+{
+    /// <summary>One process: nothing travels.</summary>
+    None,
+
+    /// <summary>Through host memory by MPI.</summary>
+    Mpi,
+
+    /// <summary>Device to device by NCCL.</summary>
+    Nccl,
+}
+
 /// <summary>How the ranks of a data-parallel run communicate, and what they agree on.</summary>
 public sealed class DataParallel : IDisposable
 {
@@ -36,7 +49,7 @@ public sealed class DataParallel : IDisposable
     public int Size => Communicator.Size;
 
     /// <summary>How gradients travel: none (one process), nccl (device to device) or mpi (through host memory).</summary>
-    public string Method => Size == 1 ? "none" : nccl is not null ? "nccl" : "mpi";
+    public Communication Method => Size == 1 ? Communication.None : nccl is not null ? Communication.Nccl : Communication.Mpi;
 
     /// <summary>Where NCCL was loaded from, when it is used.</summary>
     public string? NcclLibrary => nccl?.LibraryPath;

@@ -43,13 +43,13 @@ public sealed class Conv2d : Layer
     public override IReadOnlyList<Parameter> Parameters => bias is null ? [weight] : [weight, bias];
 
     /// <inheritdoc/>
-    public override TensorView<float> Forward(TensorView<float> input, bool training)
-    {
-        this.input = input;
-        var y = output.ViewFor(input.Shape[0]);
-        Kernels.Convolution.Forward(y, input, weight.Value.View, bias?.Value.View, window, columns.View, scratch.View, precision);
-        return y;
-    }
+    public override TensorView<float> Forward(TensorView<float> input, bool training) => Run(input, null);
+
+    /// <inheritdoc/>
+    internal override bool AddsInOutputPass => true;
+
+    /// <inheritdoc/>
+    internal override TensorView<float> ForwardAdding(TensorView<float> input, bool training, TensorView<float> addend) => Run(input, addend);
 
     /// <inheritdoc/>
     public override TensorView<float>? Backward(TensorView<float> dOutput)
@@ -58,6 +58,14 @@ public sealed class Conv2d : Layer
         Kernels.Convolution.Backward(
             dx, weight.Gradient.View, bias?.Gradient.View, dOutput, input, weight.Value.View, window, columns.View, scratch.View, precision);
         return dx;
+    }
+
+    private TensorView<float> Run(TensorView<float> input, TensorView<float>? addend)
+    {
+        this.input = input;
+        var y = output.ViewFor(input.Shape[0]);
+        Kernels.Convolution.Forward(y, input, weight.Value.View, bias?.Value.View, window, columns.View, scratch.View, precision, addend?.Reshape(y.Shape));
+        return y;
     }
 
     private static Shape SampleOutput(Shape input, int outChannels, Window window)

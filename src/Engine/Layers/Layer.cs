@@ -150,6 +150,20 @@ public abstract class Layer : IDisposable
     internal virtual ReluFusion FuseFollowingRelu() => ReluFusion.None;
 
     /// <summary>
+    /// Whether <see cref="ForwardAdding"/> adds a tensor of the output's shape inside the layer's own output pass (a GEMM
+    /// epilogue), so that a residual block whose body ends with this layer needs no addition of its own. Asked once, when
+    /// the block is built.
+    /// </summary>
+    internal virtual bool AddsInOutputPass => false;
+
+    /// <summary>
+    /// <see cref="Forward"/> with <paramref name="addend"/> (N, output shape) added to the output in the same pass; only
+    /// for a layer whose <see cref="AddsInOutputPass"/> is true. Backward is unchanged (the sum's gradient is dOutput).
+    /// </summary>
+    internal virtual TensorView<float> ForwardAdding(TensorView<float> input, bool training, TensorView<float> addend) =>
+        throw new NotSupportedException($"{Kind} cannot add in its output pass.");
+
+    /// <summary>
     /// Asks the layer to zero its input gradient where its input is not positive (the backward of the ReLU before it,
     /// whose output is this layer's input); true if it will. Called once, when the model is built.
     /// </summary>

@@ -87,12 +87,21 @@ public sealed class Linear : Layer
     }
 
     /// <inheritdoc/>
-    public override TensorView<float> Forward(TensorView<float> input, bool training)
+    public override TensorView<float> Forward(TensorView<float> input, bool training) => Run(input, null);
+
+    /// <inheritdoc/>
+    internal override bool AddsInOutputPass => !relu;
+
+    /// <inheritdoc/>
+    internal override TensorView<float> ForwardAdding(TensorView<float> input, bool training, TensorView<float> addend) =>
+        relu ? throw new InvalidOperationException("A Linear with a fused ReLU cannot add before it.") : Run(input, addend);
+
+    private TensorView<float> Run(TensorView<float> input, TensorView<float>? addend)
     {
         int batch = input.Shape[0];
         this.input = input.Reshape(new Shape(batch, InFeatures));
         var y = output.ViewFor(batch);
-        Kernels.Gemm.Multiply(y, this.input, Transpose.None, weight.Value.View, Transpose.Yes, epilogue: new GemmEpilogue(bias?.Value.View, relu), precision: precision);
+        Kernels.Gemm.Multiply(y, this.input, Transpose.None, weight.Value.View, Transpose.Yes, epilogue: new GemmEpilogue(bias?.Value.View, relu, Addend: addend?.Reshape(y.Shape)), precision: precision);
         return y;
     }
 

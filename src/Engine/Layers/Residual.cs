@@ -1,5 +1,8 @@
 // Residual: y = body(x) + shortcut(x), the shortcut the identity when it has no layers. Each branch is a chain of
-// layers built for the block's input shape; both must end at the same shape. Backward: dOut goes into both branches
+// layers built for the block's input shape; both must end at the same shape. When the body ends with a layer that adds
+// in its output pass (Conv2d, or Linear without a fused ReLU), the shortcut runs first and the sum is made in that
+// layer's GEMM epilogue, into its own output: no addition launch and no output buffer of the block's own (same bits,
+// since the body's value plus the shortcut's is added in the same order). Backward: dOut goes into both branches
 // and dx = dBody(x) + dShortcut(x) (dOut itself for the identity), summed into the block's own buffer. Parameter names
 // follow a PyTorch module with the two nn.Sequential children body and shortcut: "body.0.weight", "shortcut.0.weight".
 using GpuNet.Kernels;
@@ -10,7 +13,7 @@ namespace GpuNet.Engine.Layers;
 public sealed class Residual : Layer
 {
     private readonly IReadOnlyList<Layer> body, shortcut;
-    private readonly Tensor<float> output;
+    private readonly Tensor<float>? output;
     private readonly Tensor<float>? dInput;
     private TensorView<float> input;
 
@@ -35,7 +38,8 @@ public sealed class Residual : Layer
 
         this.body = body;
         this.shortcut = shortcut;
-        output = AllocateBatch(OutputShape);
+        AddsInBody = body[^1].AddsInOutputPass;
+        output = AddsInBody ? null : AllocateBatch(OutputShape);
         dInput = context.NeedsInputGradient ? AllocateBatch(inputShape) : null;
     }
 
@@ -59,8 +63,13 @@ public sealed class Residual : Layer
     public override TensorView<float> Forward(TensorView<float> input, bool training)
     {
         this.input = input;
-        var b = Run(body, input, training);
-        var s = Run(shortcut, input, training);
+        var s = Run(shortcut, shortcut.Count, input, training);
+        if (output is null)
+        {
+            return body[^1].ForwardAdding(Run(body, body.Count - 1, input, training), training, s);
+        }
+
+        var b = Run(body, body.Count, input, training);
         var y = output.ViewFor(input.Shape[0]);
         Kernels.Elementwise.Add(y, b.Reshape(y.Shape), s.Reshape(y.Shape));
         return y;
@@ -90,11 +99,15 @@ public sealed class Residual : Layer
         }
     }
 
-    private static TensorView<float> Run(IReadOnlyList<Layer> layers, TensorView<float> x, bool training)
+    /// <summary>Whether the sum is made in the body's last layer's GEMM epilogue (no addition launch).</summary>
+    internal bool AddsInBody { get; }
+
+    /// <summary>x through the first <paramref name="count"/> of <paramref name="layers"/>.</summary>
+    private static TensorView<float> Run(IReadOnlyList<Layer> layers, int count, TensorView<float> x, bool training)
     {
-        foreach (var layer in layers)
+        for (int i = 0; i < count; i++)
         {
-            x = layer.Forward(x, training);
+            x = layers[i].Forward(x, training);
         }
 
         return x;

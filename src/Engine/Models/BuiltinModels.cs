@@ -6,11 +6,24 @@ using GpuNet.Kernels;
 
 namespace GpuNet.Engine.Models;
 
+/// <summary>The built-in models (kebab-case names: mlp, mlp-deep, vgg).</summary>
+public enum BuiltinModel
+{
+    /// <summary>The reference MLP (one hidden layer of 100).</summary>
+    Mlp,
+
+    /// <summary>The tuned MLP (hidden widths 512, 512, 256, 128, 64).</summary>
+    MlpDeep,
+
+    /// <summary>The VGG-style ConvNet.</summary>
+    Vgg,
+}
+
 /// <summary>mlp, mlp-deep and vgg: their definitions and their shipped files.</summary>
 public static class BuiltinModels
 {
-    /// <summary>The built-in models' names.</summary>
-    public static readonly IReadOnlyList<string> Names = ["mlp", "mlp-deep", "vgg"];
+    /// <summary>The built-in models' names, in <see cref="BuiltinModel"/>'s order.</summary>
+    public static IReadOnlyList<string> Names { get; } = [.. Enum.GetValues<BuiltinModel>().Select(Name)];
 
     /// <summary>The reference ConvNet's channels; a max-pool follows the blocks marked true.</summary>
     public static readonly IReadOnlyList<(int Channels, bool PoolAfter)> VggBlocks =
@@ -19,12 +32,19 @@ public static class BuiltinModels
     ];
 
     /// <summary>One line on each built-in model, for <c>gpunet models</c>.</summary>
-    public static readonly IReadOnlyDictionary<string, string> Descriptions = new Dictionary<string, string>
+    public static readonly IReadOnlyDictionary<BuiltinModel, string> Descriptions = new Dictionary<BuiltinModel, string>
     {
-        ["mlp"] = "the reference MLP: Linear 100, ReLU, Linear to the classes (SGD, small-normal init)",
-        ["mlp-deep"] = "the tuned MLP: hidden widths 512, 512, 256, 128, 64 with ReLU (Adam, Kaiming-uniform init)",
-        ["vgg"] = "the VGG-style ConvNet: 8 conv3x3-BatchNorm-ReLU blocks, 5 max-pools, a linear classifier",
+        [BuiltinModel.Mlp] = "the reference MLP: Linear 100, ReLU, Linear to the classes (SGD, small-normal init)",
+        [BuiltinModel.MlpDeep] = "the tuned MLP: hidden widths 512, 512, 256, 128, 64 with ReLU (Adam, Kaiming-uniform init)",
+        [BuiltinModel.Vgg] = "the VGG-style ConvNet: 8 conv3x3-BatchNorm-ReLU blocks, 5 max-pools, a linear classifier",
     };
+
+    /// <summary><paramref name="model"/>'s name: mlp, mlp-deep or vgg.</summary>
+    public static string Name(BuiltinModel model) => Runs.Choices.Name(model);
+
+    /// <summary>The built-in model named <paramref name="name"/>, or null (a model file's name, or none).</summary>
+    public static BuiltinModel? Find(string? name) =>
+        Enum.GetValues<BuiltinModel>().Where(model => Name(model) == name).Select(model => (BuiltinModel?)model).FirstOrDefault();
 
     /// <summary>A VGG channel count scaled by <paramref name="width"/>, at least 1.</summary>
     public static int Scaled(int channels, double width) => Math.Max(1, (int)Math.Round(channels * width));
@@ -33,13 +53,13 @@ public static class BuiltinModels
     /// The built-in <paramref name="model"/> with its options: an MLP's hidden widths, BatchNorm and dropout; the VGG's
     /// channel multiplier.
     /// </summary>
-    public static ModelDefinition Generate(string model, int[] hidden, bool batchNorm, WeightInit init, double width = 1.0, double dropout = 0)
+    public static ModelDefinition Generate(BuiltinModel model, int[] hidden, bool batchNorm, WeightInit init, double width = 1.0, double dropout = 0)
     {
         ArgumentNullException.ThrowIfNull(hidden);
         var layers = new List<LayerPlan>();
         switch (model)
         {
-            case "mlp" or "mlp-deep":
+            case BuiltinModel.Mlp or BuiltinModel.MlpDeep:
                 foreach (int size in hidden)
                 {
                     layers.Add(new LayerPlan(LayerKind.Linear, size));
@@ -57,7 +77,7 @@ public static class BuiltinModels
 
                 layers.Add(new LayerPlan(LayerKind.Linear, LayerPlan.ClassCount));
                 break;
-            case "vgg":
+            case BuiltinModel.Vgg:
                 // conv 3x3/1/1 -> BatchNorm -> ReLU blocks, max-pool 3x3/2/1 after blocks 1, 2, 4, 6 and 8, a 1x1
                 // average pool, flatten and a linear layer to the classes.
                 foreach (var (channels, poolAfter) in VggBlocks)
@@ -76,26 +96,22 @@ public static class BuiltinModels
                 layers.Add(new LayerPlan(LayerKind.Linear, LayerPlan.ClassCount));
                 break;
             default:
-                throw new ConfigurationException($"Unknown model '{model}'; known: {string.Join(", ", Names)}, or a model file (NAME.json).");
+                throw new ArgumentOutOfRangeException(nameof(model), model, "not a built-in model");
         }
 
-        return new ModelDefinition(model, layers, init);
+        return new ModelDefinition(Name(model), layers, init);
     }
 
     /// <summary>The shipped model file of <paramref name="model"/>, as text.</summary>
-    public static string ShippedText(string model)
+    public static string ShippedText(BuiltinModel model)
     {
-        if (!Names.Contains(model))
-        {
-            throw new ConfigurationException($"Unknown model '{model}'; known: {string.Join(", ", Names)}.");
-        }
-
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream($"GpuNet.Engine.models.{model}.json")
-            ?? throw new InvalidOperationException($"The engine was built without its model file {model}.json.");
+        string name = Name(model);
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream($"GpuNet.Engine.models.{name}.json")
+            ?? throw new InvalidOperationException($"The engine was built without its model file {name}.json.");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
     }
 
     /// <summary>The shipped model file of <paramref name="model"/>, parsed.</summary>
-    public static ModelDefinition Shipped(string model) => ModelDefinition.Parse(ShippedText(model), $"{model}.json", model);
+    public static ModelDefinition Shipped(BuiltinModel model) => ModelDefinition.Parse(ShippedText(model), $"{Name(model)}.json", Name(model));
 }

@@ -12,9 +12,6 @@ namespace GpuNet.Engine.Models;
 /// <param name="Classes">Output classes.</param>
 public sealed record ModelSpec(ModelDefinition Definition, int[] InputShape, int Classes)
 {
-    /// <summary>The built-in models' names.</summary>
-    public static IReadOnlyList<string> Names => BuiltinModels.Names;
-
     /// <summary>The model's name (a built-in's, or the model file's).</summary>
     public string Model => Definition.Name;
 
@@ -23,7 +20,7 @@ public sealed record ModelSpec(ModelDefinition Definition, int[] InputShape, int
 
     /// <summary>A built-in model (see <see cref="BuiltinModels.Generate"/>) for samples of <paramref name="inputShape"/>.</summary>
     public static ModelSpec Builtin(
-        string model, int[] inputShape, int classes, int[] hidden, bool batchNorm, WeightInit init, double width = 1.0, double dropout = 0) =>
+        BuiltinModel model, int[] inputShape, int classes, int[] hidden, bool batchNorm, WeightInit init, double width = 1.0, double dropout = 0) =>
         new(BuiltinModels.Generate(model, hidden, batchNorm, init, width, dropout), inputShape, classes);
 
     /// <summary>The top-level layers in order (their index is their nn.Sequential index), class counts resolved.</summary>

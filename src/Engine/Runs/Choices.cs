@@ -13,7 +13,7 @@ namespace GpuNet.Engine.Runs;
 public static class Choices
 {
     /// <summary>The models: mlp, mlp-deep, vgg.</summary>
-    public static IReadOnlyList<string> Models => ModelSpec.Names;
+    public static IReadOnlyList<string> Models => BuiltinModels.Names;
 
     /// <summary>The data sets: fashion-mnist, mnist, cifar10.</summary>
     public static IReadOnlyList<string> Datasets => DataSets.Names;

@@ -30,14 +30,18 @@ public enum Augmentation
 public sealed record TrainConfig
 {
     /// <summary>mlp, mlp-deep or vgg; for a model file, its name.</summary>
-    public string Model { get; init; } = "mlp";
+    public string Model { get; init; } = BuiltinModels.Name(BuiltinModel.Mlp);
+
+    /// <summary>The built-in model this configuration trains; null for a model file's network (or an unknown name).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public BuiltinModel? Builtin => Network is null ? BuiltinModels.Find(Model) : null;
 
     /// <summary>A model file's network (null: the built-in <see cref="Model"/>); stored whole, so a resume needs no file.</summary>
     [System.Text.Json.Serialization.JsonConverter(typeof(ModelDefinitionJson))]
     public ModelDefinition? Network { get; init; }
 
-    /// <summary>fashion-mnist, mnist or cifar10.</summary>
-    public string Dataset { get; init; } = "fashion-mnist";
+    /// <summary>The data set: fashion-mnist, mnist or cifar10.</summary>
+    public DatasetKind Dataset { get; init; } = DatasetKind.FashionMnist;
 
     /// <summary>Where the data set's files are (null: the embedded Fashion-MNIST).</summary>
     public string? DataDir { get; init; }
@@ -55,7 +59,7 @@ public sealed record TrainConfig
     public double Width { get; init; } = 1.0;
 
     /// <summary>sgd or adam.</summary>
-    public string Optimizer { get; init; } = "sgd";
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
 
     /// <summary>The learning rate.</summary>
     public double LearningRate { get; init; } = 2e-3;
@@ -128,42 +132,42 @@ public sealed record TrainConfig
     /// 1500 steps and N(0, 1e-4^2) weights; mlp-deep, 512-512-256-128-64 with Adam at 2e-4, batch 400, 4000 steps;
     /// vgg, the VGG-style ConvNet with Adam at 1e-4, batch 32, 5000 steps, evaluated every 500.
     /// </summary>
-    public static TrainConfig DefaultsFor(string model) => model switch
+    public static TrainConfig DefaultsFor(BuiltinModel model) => model switch
     {
-        "mlp" => new TrainConfig(),
-        "mlp-deep" => new TrainConfig
+        BuiltinModel.Mlp => new TrainConfig(),
+        BuiltinModel.MlpDeep => new TrainConfig
         {
-            Model = model,
+            Model = BuiltinModels.Name(model),
             Hidden = [512, 512, 256, 128, 64],
             Init = WeightInit.KaimingUniform,
-            Optimizer = "adam",
+            Optimizer = OptimizerKind.Adam,
             LearningRate = 2e-4,
             BatchSize = 400,
             Steps = 4000,
         },
-        "vgg" => new TrainConfig
+        BuiltinModel.Vgg => new TrainConfig
         {
-            Model = model,
+            Model = BuiltinModels.Name(model),
             Hidden = [],
             Init = WeightInit.KaimingUniform,
-            Optimizer = "adam",
+            Optimizer = OptimizerKind.Adam,
             LearningRate = 1e-4,
             BatchSize = 32,
             Steps = 5000,
             EvalEvery = 500,
             Normalize = Normalization.Standard,
         },
-        _ => throw new ConfigurationException($"Unknown model '{model}'; known: {string.Join(", ", ModelSpec.Names)}, or a model file (NAME.json)."),
+        _ => throw new ArgumentOutOfRangeException(nameof(model), model, "not a built-in model"),
     };
 
     /// <summary>
-    /// The defaults for <paramref name="model"/>: a built-in model's name (see <see cref="DefaultsFor(string)"/>) or the
+    /// The defaults for <paramref name="model"/>: a built-in model's name (see <see cref="DefaultsFor(BuiltinModel)"/>) or the
     /// path of a model file (see <see cref="DefaultsFor(ModelDefinition)"/>), which is read and parsed here.
     /// </summary>
     public static TrainConfig ForModel(string model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return Choices.Models.Contains(model) ? DefaultsFor(model)
+        return BuiltinModels.Find(model) is { } builtin ? DefaultsFor(builtin)
             : model.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || File.Exists(model) ? DefaultsFor(ModelDefinition.Load(model))
             : throw new ConfigurationException($"Unknown model '{model}'; known: {string.Join(", ", Choices.Models)}, or a model file (NAME.json).");
     }
@@ -181,7 +185,7 @@ public sealed record TrainConfig
             Network = network,
             Hidden = [],
             Init = network.Init ?? WeightInit.KaimingUniform,
-            Optimizer = "adam",
+            Optimizer = OptimizerKind.Adam,
             LearningRate = 1e-3,
             BatchSize = 64,
             Steps = 1000,
@@ -192,12 +196,12 @@ public sealed record TrainConfig
     /// <summary>Throws a <see cref="ConfigurationException"/> naming the first setting that cannot work.</summary>
     public void Validate()
     {
-        if (Network is null && !Choices.Models.Contains(Model))
+        if (Network is null && Builtin is null)
         {
             throw new ConfigurationException($"Unknown model '{Model}'; known: {string.Join(", ", Choices.Models)}.");
         }
 
-        if (!Choices.Datasets.Contains(Dataset))
+        if (!Enum.IsDefined(Dataset))
         {
             throw new ConfigurationException($"Unknown data set '{Dataset}'; known: {string.Join(", ", Choices.Datasets)}.");
         }
@@ -207,7 +211,7 @@ public sealed record TrainConfig
             throw new ConfigurationException($"Unknown precision '{Precision}'; known: {string.Join(", ", Choices.Of<GemmPrecision>())}.");
         }
 
-        if (!Choices.Optimizers.Contains(Optimizer))
+        if (!Enum.IsDefined(Optimizer))
         {
             throw new ConfigurationException($"Unknown optimizer '{Optimizer}'; known: {string.Join(", ", Choices.Optimizers)}.");
         }
@@ -222,7 +226,7 @@ public sealed record TrainConfig
             throw new ConfigurationException($"--momentum must be in [0, 1), got {Momentum}.");
         }
 
-        if (Momentum != 0 && Optimizer == "adam")
+        if (Momentum != 0 && Optimizer == OptimizerKind.Adam)
         {
             throw new ConfigurationException("--momentum applies to sgd only; Adam has its own moments.");
         }
@@ -257,7 +261,7 @@ public sealed record TrainConfig
             throw new ConfigurationException("--hidden, --batch-norm, --width and --dropout shape the built-in models; a model file gives its own layers.");
         }
 
-        if (BatchNorm && Model == "vgg")
+        if (BatchNorm && Builtin == BuiltinModel.Vgg)
         {
             throw new ConfigurationException("--batch-norm applies to mlp and mlp-deep; the vgg always has BatchNorm after each convolution.");
         }
@@ -282,7 +286,7 @@ public sealed record TrainConfig
             throw new ConfigurationException($"--dropout must be in [0, 1), got {Dropout}.");
         }
 
-        if (Dropout > 0 && Model == "vgg")
+        if (Dropout > 0 && Builtin == BuiltinModel.Vgg)
         {
             throw new ConfigurationException("--dropout applies to mlp and mlp-deep (between the hidden layers).");
         }
@@ -292,7 +296,7 @@ public sealed record TrainConfig
             throw new ConfigurationException($"--label-smoothing must be in [0, 1), got {LabelSmoothing}.");
         }
 
-        if ((BatchNorm || (Network is null && Model == "vgg") || (Network?.Contains(LayerKind.BatchNorm) ?? false)) && BatchSize < 2)
+        if ((BatchNorm || Builtin == BuiltinModel.Vgg || (Network?.Contains(LayerKind.BatchNorm) ?? false)) && BatchSize < 2)
         {
             throw new ConfigurationException("--batch-norm needs --batch-size of at least 2 (batch statistics of one sample are undefined).");
         }
@@ -309,7 +313,7 @@ public sealed record TrainConfig
         ArgumentNullException.ThrowIfNull(inputShape);
         var definition = Network is { } network
             ? network with { Init = Init }
-            : BuiltinModels.Generate(Model, Hidden, BatchNorm, Init, Width, Dropout);
+            : BuiltinModels.Generate(Builtin ?? throw new ConfigurationException($"Unknown model '{Model}'; known: {string.Join(", ", Choices.Models)}."), Hidden, BatchNorm, Init, Width, Dropout);
         definition.Check(new Shape(inputShape), classes, Network is null ? Model : $"model '{Model}'");
         return new ModelSpec(definition, inputShape, classes);
     }

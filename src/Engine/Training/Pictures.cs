@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using GpuNet.Engine.Data;
+using GpuNet.Engine.Models;
 using GpuNet.Engine.Runs;
 using SkiaSharp;
 
@@ -141,14 +142,7 @@ public static class Pictures
                 parts.Add($"lr {Compact(lr.GetDouble())}");
             }
 
-            JsonElement defaults = default;
-            try
-            {
-                defaults = JsonSerializer.SerializeToElement(TrainConfig.DefaultsFor(model), RunJson.Options);
-            }
-            catch (ConfigurationException)
-            {
-            }
+            var defaults = BuiltinModels.Find(model) is { } builtin ? JsonSerializer.SerializeToElement(TrainConfig.DefaultsFor(builtin), RunJson.Options) : default;
 
             foreach (string key in differing)
             {

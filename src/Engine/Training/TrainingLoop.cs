@@ -211,7 +211,7 @@ internal sealed class TrainingLoop
             ["train_images_per_second"] = Math.Round(result.TrainImagesPerSecond, 1),
             ["ranks"] = result.Ranks,
             ["train_images_per_second_per_rank"] = Math.Round(result.TrainImagesPerSecond / result.Ranks, 1),
-            ["communication"] = parallel.Method,
+            ["communication"] = Choices.Name(parallel.Method),
             ["train_seconds"] = Math.Round(result.TrainSeconds, 3),
             ["wall_seconds"] = Math.Round(result.WallSeconds, 3),
             ["skipped_steps"] = result.SkippedSteps,

@@ -130,7 +130,7 @@ public sealed class TrainingSession : IDisposable
         Model.DeviceBytes + Loss.DeviceBytes + Optimizer.DeviceBytes + Batches.DeviceBytes + Train.DeviceBytes + Test.DeviceBytes + Step.DeviceBytes;
 
     /// <summary>The optimizer <paramref name="config"/> names, over <paramref name="model"/>'s arenas.</summary>
-    public static Optimizer CreateOptimizer(KernelLibrary kernels, Sequential model, TrainConfig config) => Choices.Parse<OptimizerKind>(config.Optimizer) == OptimizerKind.Adam
+    public static Optimizer CreateOptimizer(KernelLibrary kernels, Sequential model, TrainConfig config) => config.Optimizer == OptimizerKind.Adam
         ? new Adam(kernels, model, new AdamSettings((float)config.LearningRate, WeightDecay: (float)config.WeightDecay))
         : new Sgd(kernels, model, new SgdSettings((float)config.LearningRate, (float)config.Momentum, (float)config.WeightDecay));
 
