@@ -26,11 +26,11 @@ public static class ModelBenchmarks
     {
         var models = only is null
             ? new (string Name, double Width)[] { ("mlp", 1), ("mlp-deep", 1), ("vgg", 0.125), ("vgg", 1) }
-            : [.. only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(m => (m, BuiltinModels.Find(m) == BuiltinModel.Vgg ? width : 1.0))];
+            : [.. only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(m => (m, BuiltinModels.Find(m) is null or BuiltinModel.Vgg ? width : 1.0))];
         foreach (var (name, scale) in models)
         {
             var defaults = TrainConfig.ForModel(name);
-            string label = scale == 1 ? defaults.Model : string.Create(CultureInfo.InvariantCulture, $"{name}-w{scale}");
+            string label = scale == 1 ? defaults.Model : string.Create(CultureInfo.InvariantCulture, $"{defaults.Model}-w{scale}");
             foreach (var precision in precisions)
             {
                 // Quick mode on the CPU accelerator (CI) times the full-width VGG step, seconds there, in fp32 only.

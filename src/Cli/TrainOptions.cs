@@ -50,7 +50,7 @@ internal sealed class TrainOptions
 
     public Option<int?> EvalEvery { get; } = new("--eval-every") { Description = "Evaluate on the whole test set every N steps and at the end (mlp: 100; vgg: 500)." };
 
-    public Option<double?> Width { get; } = new("--width") { Description = "VGG: multiply every layer's channel count by F (at least 1 channel); 1 is the reference ConvNet." };
+    public Option<double?> Width { get; } = new("--width") { Description = "vgg or a model file: multiply every convolution's channel count by F (at least 1 channel); 1 is the model as written." };
 
     public Option<bool> BatchNorm { get; } = new("--batch-norm") { Description = "MLP: BatchNorm after each hidden Linear (Linear -> BatchNorm -> ReLU)." };
 
@@ -163,7 +163,7 @@ internal sealed class TrainOptions
 
         if (config.Builtin is not (BuiltinModel.Vgg or null) && parse.GetResult(Width) is not null)
         {
-            throw new ConfigurationException("--width applies to vgg only.");
+            throw new ConfigurationException("--width applies to vgg and model files (it scales convolutions).");
         }
 
         config.Validate();

@@ -106,6 +106,21 @@ public sealed class ModelFileTests
         GradientCheck.AssertAgree(deviceLoss, referenceLoss, samples, 1e-4, $"residual MLP on {accelerator}");
     });
 
+    /// <summary>--width scales a model file's convolutions, in residual branches too, and leaves its linear layers.</summary>
+    [Fact]
+    public void WidthScalesEveryConvolutionOfAModelFile()
+    {
+        var network = ModelDefinition.Parse(ResidualNet, "test");
+        var config = TrainConfig.DefaultsFor(network) with { Width = 0.5 };
+        config.Validate();
+        var scaled = config.Architecture([2, 6, 6], 3).Definition;
+        int[] Sizes(ModelDefinition d, LayerKind kind) => [.. ModelDefinition.Walk(d.Layers).Where(l => l.Kind == kind).Select(l => l.Size)];
+        Assert.Equal([4, 4, 4, 6, 6], Sizes(network, LayerKind.Conv2d));
+        Assert.Equal([2, 2, 2, 3, 3], Sizes(scaled, LayerKind.Conv2d));
+        Assert.Equal([5, LayerPlan.ClassCount], Sizes(scaled, LayerKind.Linear));
+        Assert.Equal(Sizes(network, LayerKind.Conv2d), Sizes(TrainConfig.DefaultsFor(network).Architecture([2, 6, 6], 3).Definition, LayerKind.Conv2d));
+    }
+
     [Fact]
     public void ShippedFilesAreTheGeneratedBuiltinsAndTheCanonicalTextRoundTrips()
     {

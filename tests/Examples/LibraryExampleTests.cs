@@ -49,6 +49,29 @@ public sealed class LibraryExampleTests
         return (dir, output.ToString());
     }
 
+    /// <summary>Every model file in examples/models parses and fits Fashion-MNIST's and CIFAR-10's samples and classes.</summary>
+    [Fact]
+    public void TheExampleModelFilesFitTheDataSets()
+    {
+        string root = RepositoryRoot() ?? "";
+        if (root.Length == 0)
+        {
+            Assert.Skip("examples/ is not above this build (a published test folder); the repository's test run checks it");
+        }
+
+        var files = Directory.GetFiles(Path.Combine(root, "examples", "models"), "*.json");
+        Assert.Contains(files, f => f.EndsWith("fashion-resnet-fast.json", StringComparison.Ordinal));
+        foreach (string file in files)
+        {
+            var definition = GpuNet.Engine.Models.ModelDefinition.Load(file);
+            foreach (var set in new[] { GpuNet.Engine.Data.DatasetKind.FashionMnist, GpuNet.Engine.Data.DatasetKind.Cifar10 })
+            {
+                var input = new GpuNet.Kernels.Shape(GpuNet.Engine.Data.DataSets.SampleShape(set));
+                definition.Check(input, GpuNet.Engine.Data.DataSets.ClassNames(set).Count, file);
+            }
+        }
+    }
+
     [Theory]
     [InlineData("LibraryExample.cs")]
     [InlineData("ResidualExample.cs")]

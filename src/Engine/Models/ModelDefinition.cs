@@ -84,6 +84,17 @@ public sealed record LayerPlan(
         Body = Body?.Select(l => l.WithClasses(classes)).ToList(),
         Shortcut = Shortcut?.Select(l => l.WithClasses(classes)).ToList(),
     };
+
+    /// <summary>
+    /// The layer with a convolution's channel count multiplied by <paramref name="width"/> (rounded, at least 1), branches
+    /// included; linear layers keep their widths.
+    /// </summary>
+    public LayerPlan Scaled(double width) => this with
+    {
+        Size = Kind == LayerKind.Conv2d ? BuiltinModels.Scaled(Size, width) : Size,
+        Body = Body?.Select(l => l.Scaled(width)).ToList(),
+        Shortcut = Shortcut?.Select(l => l.Scaled(width)).ToList(),
+    };
 }
 
 /// <summary>A network as a model file describes it: a name, the layers and optionally the weight initialization.</summary>
@@ -194,6 +205,9 @@ public sealed record ModelDefinition(string Name, IReadOnlyList<LayerPlan> Layer
         SummarizeLayers(rows, Resolve(classes), input, "layers");
         return rows;
     }
+
+    /// <summary>The network with every convolution's channel count multiplied by <paramref name="width"/> (see <see cref="LayerPlan.Scaled"/>).</summary>
+    public ModelDefinition Scaled(double width) => width == 1.0 ? this : this with { Layers = [.. Layers.Select(l => l.Scaled(width))] };
 
     /// <summary>The layers with <see cref="LayerPlan.ClassCount"/> replaced by <paramref name="classes"/>.</summary>
     public IReadOnlyList<LayerPlan> Resolve(int classes) => [.. Layers.Select(l => l.WithClasses(classes))];

@@ -55,7 +55,7 @@ public sealed record TrainConfig
     /// <summary>How Linear and Conv2d weights are initialized.</summary>
     public WeightInit Init { get; init; } = WeightInit.SmallNormal;
 
-    /// <summary>The VGG's channel multiplier.</summary>
+    /// <summary>The channel multiplier of every convolution (the VGG's, or a model file's).</summary>
     public double Width { get; init; } = 1.0;
 
     /// <summary>sgd or adam.</summary>
@@ -256,9 +256,9 @@ public sealed record TrainConfig
             throw new ConfigurationException($"--width must be a positive number, got {Width}.");
         }
 
-        if (Network is not null && (BatchNorm || Dropout > 0 || Width != 1.0 || Hidden.Length > 0))
+        if (Network is not null && (BatchNorm || Dropout > 0 || Hidden.Length > 0))
         {
-            throw new ConfigurationException("--hidden, --batch-norm, --width and --dropout shape the built-in models; a model file gives its own layers.");
+            throw new ConfigurationException("--hidden, --batch-norm and --dropout shape the built-in MLPs; a model file gives its own layers.");
         }
 
         if (BatchNorm && Builtin == BuiltinModel.Vgg)
@@ -312,7 +312,7 @@ public sealed record TrainConfig
     {
         ArgumentNullException.ThrowIfNull(inputShape);
         var definition = Network is { } network
-            ? network with { Init = Init }
+            ? network.Scaled(Width) with { Init = Init }
             : BuiltinModels.Generate(Builtin ?? throw new ConfigurationException($"Unknown model '{Model}'; known: {string.Join(", ", Choices.Models)}."), Hidden, BatchNorm, Init, Width, Dropout);
         definition.Check(new Shape(inputShape), classes, Network is null ? Model : $"model '{Model}'");
         return new ModelSpec(definition, inputShape, classes);
