@@ -61,7 +61,7 @@ internal sealed class ConsoleProgress(TextWriter output, bool interactive) : ITr
 
         output.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"step {row.Step,6}/{steps}  train loss {row.TrainLoss:F4}  test loss {row.TestLoss:F4}  test accuracy {row.TestAccuracy:F4}  {row.ElapsedSeconds:F1} s"));
+            $"step {row.Step,6}/{steps}  train loss {row.TrainLoss:F4}  test loss {row.TestLoss:F4}  test accuracy {row.TestAccuracy:F4}{(double.IsNaN(row.ValAccuracy) ? "" : $"  val accuracy {row.ValAccuracy:F4}")}  {row.ElapsedSeconds:F1} s"));
     }
 
     public void Finish()

@@ -66,6 +66,12 @@ internal static class TrainCommand
             return 0;
         }
 
+        if (state.StoppedEarlyAt > 0)
+        {
+            output.WriteLine($"{directory}: --early-stop ended the run at step {state.StoppedEarlyAt}; nothing to resume.");
+            return 0;
+        }
+
         return Train(output, interactive, config, directory, path, placement, force: false, resumedState: state);
     }
 
@@ -137,9 +143,22 @@ internal static class TrainCommand
                 string ranks = result.Ranks > 1 ? string.Create(CultureInfo.InvariantCulture, $" over {result.Ranks} ranks ({result.TrainImagesPerSecond / result.Ranks:F0} per rank)") : "";
                 output.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"final_test_accuracy {last.TestAccuracy:F4} (best {result.Rows.Max(r => r.TestAccuracy):F4}), test loss {last.TestLoss:F4} after {config.Steps} steps " +
+                    $"final_test_accuracy {last.TestAccuracy:F4} (best {result.Rows.Max(r => r.TestAccuracy):F4}), test loss {last.TestLoss:F4} after {last.Step} steps " +
                     $"in {result.WallSeconds:F1} s ({result.TrainImagesPerSecond:F0} training images/s{ranks} on {DeviceSelector.Describe(device.Info.Kind)})"));
-                output.WriteLine($"outputs: {Path.GetFullPath(directory)} ({RunFiles.MetricsFile}, {RunFiles.SummaryFile}, {RunFiles.CurvesFile}, {RunFiles.ModelFile})");
+                if (result.StoppedEarlyAt > 0)
+                {
+                    output.WriteLine($"stopped early at step {result.StoppedEarlyAt}: no better {(config.ValSplit > 0 ? "validation" : "test")} accuracy in {config.EarlyStop} evaluations");
+                }
+
+                if (!double.IsNaN(result.Best.ValAccuracy) || config.Keep == KeepModel.Best)
+                {
+                    string kept = config.Keep == KeepModel.Best ? $"{RunFiles.BestModelFile} holds " : "";
+                    string val = double.IsNaN(result.Best.ValAccuracy) ? "" : string.Create(CultureInfo.InvariantCulture, $"val_accuracy {result.Best.ValAccuracy:F4}, ");
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"best: {kept}step {result.BestStep} ({val}test_accuracy {result.Best.TestAccuracy:F4})"));
+                }
+
+                string best = config.Keep == KeepModel.Best ? $", {RunFiles.BestModelFile}" : "";
+                output.WriteLine($"outputs: {Path.GetFullPath(directory)} ({RunFiles.MetricsFile}, {RunFiles.SummaryFile}, {RunFiles.CurvesFile}, {RunFiles.ModelFile}{best})");
             }
 
             return 0;

@@ -26,6 +26,7 @@ internal sealed class TrainOptions
         OnNan.AcceptOnlyFromAmong([.. Choices.Of<NanPolicy>()]);
         LrSchedule.AcceptOnlyFromAmong([.. Choices.Of<GpuNet.Engine.Optim.LearningRateKind>()]);
         Distributed.AcceptOnlyFromAmong([.. Choices.Of<DistributedMode>()]);
+        Keep.AcceptOnlyFromAmong([.. Choices.Of<KeepModel>()]);
     }
 
     public Option<string> Model { get; } = new("--model") { Description = "mlp (the reference MLP), mlp-deep (the tuned MLP), vgg (the ConvNet), or a model file (NAME.json; see 'gpunet models').", DefaultValueFactory = _ => BuiltinModels.Name(BuiltinModel.Mlp) };
@@ -100,13 +101,19 @@ internal sealed class TrainOptions
 
     public Option<string?> Nccl { get; } = new("--nccl") { Description = "libnccl.so.2 to all-reduce gradients between CUDA devices (default: GPUNET_NCCL, the loader's path, Python's site-packages)." };
 
+    public Option<double?> ValSplit { get; } = new("--val-split") { Description = "Hold out this share of the training set for validation, by a fixed draw (seed 0), evaluated beside the test set (default 0: none)." };
+
+    public Option<string> Keep { get; } = new("--keep") { Description = "last (model.safetensors only) or best (also best.safetensors: the evaluation with the best validation accuracy, else test accuracy).", DefaultValueFactory = _ => "last" };
+
+    public Option<int?> EarlyStop { get; } = new("--early-stop") { Description = "Stop after N evaluations in a row without a better validation accuracy (test accuracy without --val-split); default 0: never." };
+
     public Option<string?> Resume { get; } = new("--resume") { Description = "Continue the run in DIR from its checkpoint.safetensors (its configuration is the checkpoint's; --accelerator may change)." };
 
     /// <summary>Every option, in the order help lists them.</summary>
     public IEnumerable<Option> All =>
     [
         Model, Dataset, DataDir, Hidden, Width, Optimizer, Lr, Momentum, WeightDecay, BatchSize, Steps, EvalEvery,
-        BatchNorm, Init, Normalize, LrSchedule, Warmup, LrStepEvery, LrStepFactor, Augment, CropPadding, Dropout, LabelSmoothing, Seed,
+        BatchNorm, Init, Normalize, LrSchedule, Warmup, LrStepEvery, LrStepFactor, Augment, CropPadding, Dropout, LabelSmoothing, ValSplit, Keep, EarlyStop, Seed,
         Precision, Accelerator, OutDir, Force, CheckpointEvery, OnNan, Distributed, Nccl, Resume,
     ];
 
@@ -145,6 +152,9 @@ internal sealed class TrainOptions
             CropPadding = parse.GetValue(CropPadding) ?? defaults.CropPadding,
             Dropout = parse.GetValue(Dropout) ?? defaults.Dropout,
             LabelSmoothing = parse.GetValue(LabelSmoothing) ?? defaults.LabelSmoothing,
+            ValSplit = parse.GetValue(ValSplit) ?? defaults.ValSplit,
+            Keep = Choices.Parse<KeepModel>(parse.GetValue(Keep)!),
+            EarlyStop = parse.GetValue(EarlyStop) ?? defaults.EarlyStop,
         };
         if (parse.GetResult(CropPadding) is not null && !config.Augment.Contains(Augmentation.Crop))
         {

@@ -73,7 +73,7 @@ public sealed class PictureTests
     {
         string data = SyntheticData.WriteMnistLike(200, 50, seed: 21);
         var dirs = new List<string>();
-        foreach (var (name, extra) in new[] { ("sgd", Array.Empty<string>()), ("adam", new[] { "--optimizer", "adam", "--lr", "1e-3" }) })
+        foreach (var (name, extra) in new[] { ("sgd", Array.Empty<string>()), ("adam", new[] { "--optimizer", "adam", "--lr", "1e-3", "--val-split", "0.2", "--keep", "best" }) })
         {
             string dir = Path.Combine(SyntheticData.NewDirectory(), name);
             var (trainCode, _, trainError) = Run(["train", "--dataset", "mnist", "--data-dir", data, "--hidden", "8", "--batch-size", "20", "--steps", "10", "--eval-every", "5", "--accelerator", "cpu", "--out", dir, .. extra]);
@@ -84,7 +84,7 @@ public sealed class PictureTests
         var records = dirs.Select(RunRecord.Read).ToList();
         var (png, legend) = Pictures.CompareRuns(records, 800, 500);
         Assert.Equal((800, 500), PngSize(png));
-        Assert.Equal(["sgd: test accuracy", "sgd: training loss", "adam: test accuracy", "adam: training loss"], legend);
+        Assert.Equal(["sgd: test accuracy", "sgd: training loss", "adam: test accuracy", "adam: training loss", "adam: validation accuracy"], legend);
 
         string outFile = Path.Combine(SyntheticData.NewDirectory(), "compare.png");
         var (code, output, error) = Run(["compare", .. dirs, "--out", outFile]);
@@ -94,9 +94,9 @@ public sealed class PictureTests
         Assert.Equal(4, table.Length);
         // Runs are named by their model, learning rate and the settings in which they differ.
         Assert.StartsWith("| mlp, lr 2e-3 | mlp | mnist | sgd |", table[2], StringComparison.Ordinal);
-        Assert.StartsWith("| mlp, lr 1e-3, adam | mlp | mnist | adam | 0.001 |", table[3], StringComparison.Ordinal);
+        Assert.StartsWith("| mlp, lr 1e-3, adam, val split 0.2 | mlp | mnist | adam | 0.001 |", table[3], StringComparison.Ordinal);
         Assert.Contains("| run | model |", output, StringComparison.Ordinal);
-        Assert.Equal(["mlp, lr 2e-3", "mlp, lr 1e-3, adam"], Pictures.NameByDifferences(records).Select(r => r.Name));
+        Assert.Equal(["mlp, lr 2e-3", "mlp, lr 1e-3, adam, val split 0.2"], Pictures.NameByDifferences(records).Select(r => r.Name));
 
         var (labelCode, labelOutput, labelError) = Run(["compare", .. dirs, "--out", outFile, "--labels", "plain, tuned"]);
         Assert.True(labelCode == 0, labelError);

@@ -73,6 +73,7 @@ public sealed class TrainingOverMpiTests(ITestOutputHelper log)
         { "mlp, batch 200, 4 ranks", 4, ["--batch-size", "200", "--steps", "200", "--eval-every", "100"], 0.002 },
         { "mlp-deep, 2 ranks", 2, ["--model", "mlp-deep", "--steps", "50", "--eval-every", "50"], 0.002 },
         { "vgg at 1/8 width, 2 ranks", 2, ["--model", "vgg", "--width", "0.125", "--steps", "30", "--eval-every", "30"], 0.01 },
+        { "mlp with a validation split, the best model kept and early stopping, 2 ranks", 2, ["--steps", "60", "--eval-every", "10", "--val-split", "0.1", "--keep", "best", "--early-stop", "3"], 0.002 },
         { "a residual model file, 2 ranks", 2, ["--model", ResidualFilePlaceholder, "--batch-size", "32", "--steps", "30", "--eval-every", "30"], 0.01 },
     };
 

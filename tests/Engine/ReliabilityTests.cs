@@ -16,7 +16,7 @@ public sealed class ReliabilityTests
     private static readonly Lazy<Dataset> Data = new(() => DataSets.Load(DatasetKind.Mnist, DataDir.Value));
 
     private static IEnumerable<string> WithoutTime(IEnumerable<MetricsRow> rows) =>
-        rows.Select(r => FormattableString.Invariant($"{r.Step},{r.TrainLoss:R},{r.TestLoss:R},{r.TestAccuracy:R}"));
+        rows.Select(r => FormattableString.Invariant($"{r.Step},{r.TrainLoss:R},{r.TestLoss:R},{r.TestAccuracy:R},{r.ValLoss:R},{r.ValAccuracy:R}"));
 
     private static IEnumerable<string> MetricsOf(string dir) => WithoutTime(RunFiles.ParseMetrics(File.ReadAllText(Path.Combine(dir, "metrics.csv"))));
 
@@ -44,9 +44,11 @@ public sealed class ReliabilityTests
         }
     }
 
-    public static TheoryData<string> Configurations => new() { "sgd-momentum", "adam-batchnorm", "recipe" };
+    public static TheoryData<string> Configurations => new() { "sgd-momentum", "adam-batchnorm", "recipe", "validation" };
 
-    private static TrainConfig Config(string name) => name == "recipe"
+    private static TrainConfig Config(string name) => name == "validation"
+        ? Config("sgd-momentum") with { ValSplit = 0.25, Keep = KeepModel.Best, EarlyStop = 3, EvalEvery = 5 }
+        : name == "recipe"
         ? new TrainConfig
         {
             Dataset = DatasetKind.Mnist,
@@ -90,6 +92,15 @@ public sealed class ReliabilityTests
 
         Assert.Equal(MetricsOf(whole), MetricsOf(split));
         Assert.Equal(File.ReadAllBytes(Path.Combine(whole, "model.safetensors")), File.ReadAllBytes(Path.Combine(split, "model.safetensors")));
+        Assert.Equal(config.Keep == KeepModel.Best, File.Exists(Path.Combine(split, RunFiles.BestModelFile)));
+        if (config.Keep == KeepModel.Best)
+        {
+            // The best model, the early stop and the validation columns survive the resume exactly.
+            Assert.Equal(File.ReadAllBytes(Path.Combine(whole, RunFiles.BestModelFile)), File.ReadAllBytes(Path.Combine(split, RunFiles.BestModelFile)));
+            Assert.Contains("val_accuracy", File.ReadAllText(Path.Combine(split, RunFiles.MetricsFile)), StringComparison.Ordinal);
+            string Kept(string dir) => string.Join(",", new[] { "best_step", "stopped_early_at" }.Select(k => System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, RunFiles.SummaryFile))).RootElement.GetProperty(k).ToString()));
+            Assert.Equal(Kept(whole), Kept(split));
+        }
     }
 
     [Theory]

@@ -7,6 +7,44 @@ public sealed record DataSplit(byte[] Pixels, int[] Labels)
 {
     /// <summary>The number of samples.</summary>
     public int Count => Labels.Length;
+
+    /// <summary>
+    /// Divides the split by a fixed draw (seed 0, whatever the run's seed, so runs compare on the same samples): a share
+    /// <paramref name="fraction"/> of the samples (rounded, at least 1) for validation, the rest, in their order, for
+    /// training.
+    /// </summary>
+    /// <exception cref="ConfigurationException">Either part would be empty.</exception>
+    public (DataSplit Train, DataSplit Validation) SplitOff(double fraction)
+    {
+        int held = Math.Max(1, (int)Math.Round(fraction * Count));
+        if (!(fraction > 0 && fraction < 1) || held >= Count)
+        {
+            throw new ConfigurationException($"--val-split {fraction} leaves no training images of {Count}.");
+        }
+
+        var order = Enumerable.Range(0, Count).ToArray();
+        new Random(0).Shuffle(order);
+        var validation = new bool[Count];
+        foreach (int i in order.AsSpan(0, held))
+        {
+            validation[i] = true;
+        }
+
+        int size = Pixels.Length / Count;
+        DataSplit Take(bool part)
+        {
+            var rows = Enumerable.Range(0, Count).Where(i => validation[i] == part).ToArray();
+            var pixels = new byte[rows.Length * size];
+            for (int r = 0; r < rows.Length; r++)
+            {
+                Pixels.AsSpan(rows[r] * size, size).CopyTo(pixels.AsSpan(r * size));
+            }
+
+            return new DataSplit(pixels, [.. rows.Select(i => Labels[i])]);
+        }
+
+        return (Take(false), Take(true));
+    }
 }
 
 /// <summary>An image classification data set: its sample shape (C, H, W), class names and train and test splits.</summary>

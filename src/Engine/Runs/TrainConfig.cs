@@ -26,6 +26,16 @@ public enum Augmentation
     Crop,
 }
 
+/// <summary>Which weights a run keeps besides its last ones.</summary>
+public enum KeepModel
+{
+    /// <summary>Only the last weights (model.safetensors).</summary>
+    Last,
+
+    /// <summary>Also best.safetensors: the weights of the evaluation with the highest validation accuracy (test accuracy without a validation split).</summary>
+    Best,
+}
+
 /// <summary>A training run's full configuration, every default resolved.</summary>
 public sealed record TrainConfig
 {
@@ -93,6 +103,15 @@ public sealed record TrainConfig
 
     /// <summary>The label smoothing of the training loss (PyTorch's CrossEntropyLoss(label_smoothing)); the test loss is plain.</summary>
     public double LabelSmoothing { get; init; }
+
+    /// <summary>The share of the training set held out for validation by a fixed draw (0: none).</summary>
+    public double ValSplit { get; init; }
+
+    /// <summary>Whether best.safetensors keeps the best evaluation's weights.</summary>
+    public KeepModel Keep { get; init; } = KeepModel.Last;
+
+    /// <summary>Stop after this many evaluations in a row without a better accuracy (validation, else test; 0: never).</summary>
+    public int EarlyStop { get; init; }
 
     /// <summary>Training batch size (also the evaluation batch).</summary>
     public int BatchSize { get; init; } = 200;
@@ -289,6 +308,16 @@ public sealed record TrainConfig
         if (Dropout > 0 && Builtin == BuiltinModel.Vgg)
         {
             throw new ConfigurationException("--dropout applies to mlp and mlp-deep (between the hidden layers).");
+        }
+
+        if (!(ValSplit >= 0 && ValSplit < 1))
+        {
+            throw new ConfigurationException($"--val-split must be in [0, 1), got {ValSplit}.");
+        }
+
+        if (EarlyStop < 0)
+        {
+            throw new ConfigurationException($"--early-stop must be zero or positive, got {EarlyStop}.");
         }
 
         if (!(LabelSmoothing >= 0 && LabelSmoothing < 1))

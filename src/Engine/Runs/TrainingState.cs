@@ -3,10 +3,16 @@ using System.Text.Json;
 namespace GpuNet.Engine.Runs;
 
 /// <summary>
-/// One evaluation: the training loss averaged over the steps since the previous one, the test results, the time and the
-/// learning rate in force at that step.
+/// One evaluation: the training loss averaged over the steps since the previous one, the test results, the time, the
+/// learning rate in force at that step and the validation results (NaN without a validation split).
 /// </summary>
-public sealed record MetricsRow(int Step, double TrainLoss, double TestLoss, double TestAccuracy, double ElapsedSeconds, double LearningRate = double.NaN);
+public sealed record MetricsRow(
+    int Step, double TrainLoss, double TestLoss, double TestAccuracy, double ElapsedSeconds, double LearningRate = double.NaN, double ValLoss = double.NaN, double ValAccuracy = double.NaN)
+{
+    /// <summary>The accuracy that picks the best model and stops early: the validation accuracy, else the test accuracy.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public double Score => double.IsNaN(ValAccuracy) ? TestAccuracy : ValAccuracy;
+}
 
 /// <summary>Where a run stands: everything besides tensors that resuming needs to continue bit for bit.</summary>
 public sealed record TrainingState
@@ -46,6 +52,15 @@ public sealed record TrainingState
 
     /// <summary>The data-parallel ranks the run had (1: one process).</summary>
     public int Ranks { get; init; } = 1;
+
+    /// <summary>The step of the evaluation with the best <see cref="MetricsRow.Score"/> so far (0: none yet).</summary>
+    public int BestStep { get; init; }
+
+    /// <summary>Evaluations since the best one.</summary>
+    public int EvaluationsSinceBest { get; init; }
+
+    /// <summary>The step at which --early-stop ended the run (0: it did not).</summary>
+    public int StoppedEarlyAt { get; init; }
 }
 
 /// <summary>How every file GpuNet writes is serialized.</summary>

@@ -44,8 +44,8 @@ public sealed record RunRecord(string Name, IReadOnlyList<MetricsRow> Rows, Json
 public static class Pictures
 {
     /// <summary>
-    /// Renders the runs' test accuracy (solid, left axis) and mean training loss (dashed, right axis) against step;
-    /// returns the PNG and its legend entries in order.
+    /// Renders the runs' test accuracy (solid, left axis), validation accuracy where a run has it (dotted, left axis) and
+    /// mean training loss (dashed, right axis) against step; returns the PNG and its legend entries in order.
     /// </summary>
     public static (byte[] Png, IReadOnlyList<string> Legend) CompareRuns(IReadOnlyList<RunRecord> runs, int width = 1100, int height = 650)
     {
@@ -66,10 +66,17 @@ public static class Pictures
             loss.LegendText = $"{run.Name}: training loss";
             legend.Add(accuracy.LegendText);
             legend.Add(loss.LegendText);
+            if (run.Rows.Any(r => !double.IsNaN(r.ValAccuracy)))
+            {
+                var validation = plot.Add.Scatter(steps, run.Rows.Select(r => r.ValAccuracy).ToArray(), color);
+                validation.LinePattern = ScottPlot.LinePattern.Dotted;
+                validation.LegendText = $"{run.Name}: validation accuracy";
+                legend.Add(validation.LegendText);
+            }
         }
 
         plot.Axes.Bottom.Label.Text = "step";
-        plot.Axes.Left.Label.Text = "test accuracy (solid)";
+        plot.Axes.Left.Label.Text = "test accuracy (solid), validation accuracy (dotted)";
         plot.Axes.Right.Label.Text = "training loss (dashed)";
         plot.Title($"{runs.Count} GpuNet runs compared");
         plot.ShowLegend(ScottPlot.Alignment.LowerRight);
@@ -105,7 +112,7 @@ public static class Pictures
     }
 
     /// <summary>Settings that never change what a run computes, left out of run names.</summary>
-    private static readonly HashSet<string> Incidental = ["accelerator", "data_dir", "checkpoint_every", "eval_every", "on_nan"];
+    private static readonly HashSet<string> Incidental = ["accelerator", "data_dir", "checkpoint_every", "eval_every", "on_nan", "keep"];
 
     /// <summary>
     /// Names each run by its model, its learning rate and every other setting in which the runs differ, where its value

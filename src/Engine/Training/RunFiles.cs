@@ -16,19 +16,28 @@ public static class RunFiles
     public const string CurvesFile = "curves.png";
     /// <summary>The trained model's file name.</summary>
     public const string ModelFile = "model.safetensors";
+
+    /// <summary>The best evaluation's weights (--keep best).</summary>
+    public const string BestModelFile = "best.safetensors";
     /// <summary>The header line of metrics.csv.</summary>
     public const string MetricsHeader = "step,train_loss,test_loss,test_accuracy,elapsed_seconds,learning_rate";
+
+    /// <summary>The header of metrics.csv of a run with a validation split.</summary>
+    public const string MetricsHeaderWithValidation = MetricsHeader + ",val_loss,val_accuracy";
 
     /// <summary>The header of metrics.csv before the learning-rate column (still read).</summary>
     public const string MetricsHeaderWithoutRate = "step,train_loss,test_loss,test_accuracy,elapsed_seconds";
 
-    /// <summary>The CSV text of <paramref name="rows"/>, with the header.</summary>
+    /// <summary>The CSV text of <paramref name="rows"/>, with the header; the validation columns when any row has them.</summary>
     public static string MetricsCsv(IEnumerable<MetricsRow> rows)
     {
-        var text = new StringBuilder(MetricsHeader).Append('\n');
-        foreach (var r in rows ?? [])
+        var list = (rows ?? []).ToList();
+        bool validation = list.Any(r => !double.IsNaN(r.ValAccuracy));
+        var text = new StringBuilder(validation ? MetricsHeaderWithValidation : MetricsHeader).Append('\n');
+        foreach (var r in list)
         {
-            text.Append(CultureInfo.InvariantCulture, $"{r.Step},{r.TrainLoss:R},{r.TestLoss:R},{r.TestAccuracy:R},{r.ElapsedSeconds:F3},{r.LearningRate:R}\n");
+            text.Append(CultureInfo.InvariantCulture, $"{r.Step},{r.TrainLoss:R},{r.TestLoss:R},{r.TestAccuracy:R},{r.ElapsedSeconds:F3},{r.LearningRate:R}");
+            text.Append(validation ? string.Create(CultureInfo.InvariantCulture, $",{r.ValLoss:R},{r.ValAccuracy:R}\n") : "\n");
         }
 
         return text.ToString();
@@ -39,7 +48,7 @@ public static class RunFiles
     {
         ArgumentNullException.ThrowIfNull(csv);
         var lines = csv.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        if (lines.Length == 0 || (lines[0] != MetricsHeader && lines[0] != MetricsHeaderWithoutRate))
+        if (lines.Length == 0 || (lines[0] != MetricsHeader && lines[0] != MetricsHeaderWithoutRate && lines[0] != MetricsHeaderWithValidation))
         {
             throw new FormatException($"metrics.csv must start with the header '{MetricsHeader}'.");
         }
@@ -53,7 +62,9 @@ public static class RunFiles
                 double.Parse(f[2], CultureInfo.InvariantCulture),
                 double.Parse(f[3], CultureInfo.InvariantCulture),
                 double.Parse(f[4], CultureInfo.InvariantCulture),
-                f.Length > 5 ? double.Parse(f[5], CultureInfo.InvariantCulture) : double.NaN);
+                f.Length > 5 ? double.Parse(f[5], CultureInfo.InvariantCulture) : double.NaN,
+                f.Length > 7 ? double.Parse(f[6], CultureInfo.InvariantCulture) : double.NaN,
+                f.Length > 7 ? double.Parse(f[7], CultureInfo.InvariantCulture) : double.NaN);
         }).ToList();
     }
 
@@ -69,7 +80,10 @@ public static class RunFiles
         AtomicFile.WriteAllText(Path.Combine(directory, SummaryFile), summary.ToJsonString(RunJson.Options) + "\n");
 }
 
-/// <summary>The run's figure: training and test loss (left axis) and test accuracy (right axis) against step.</summary>
+/// <summary>
+/// The run's figure: training, test and (dashed) validation loss on the left axis, test and validation accuracy on the
+/// right, against step.
+/// </summary>
 public static class Curves
 {
     /// <summary>The plot's width in pixels.</summary>
@@ -90,9 +104,20 @@ public static class Curves
         var accuracy = plot.Add.Scatter(steps, rows.Select(r => r.TestAccuracy).ToArray());
         accuracy.LegendText = "test accuracy";
         accuracy.Axes.YAxis = plot.Axes.Right;
+        if (rows.Any(r => !double.IsNaN(r.ValAccuracy)))
+        {
+            var valLoss = plot.Add.Scatter(steps, rows.Select(r => r.ValLoss).ToArray());
+            valLoss.LegendText = "validation loss";
+            valLoss.LinePattern = ScottPlot.LinePattern.Dashed;
+            var valAccuracy = plot.Add.Scatter(steps, rows.Select(r => r.ValAccuracy).ToArray());
+            valAccuracy.LegendText = "validation accuracy";
+            valAccuracy.LinePattern = ScottPlot.LinePattern.Dashed;
+            valAccuracy.Axes.YAxis = plot.Axes.Right;
+        }
+
         plot.Axes.Bottom.Label.Text = "step";
         plot.Axes.Left.Label.Text = "cross-entropy loss";
-        plot.Axes.Right.Label.Text = "test accuracy";
+        plot.Axes.Right.Label.Text = "accuracy";
         if (legendNote is not null)
         {
             plot.Legend.ManualItems.Add(new ScottPlot.LegendItem { LabelText = legendNote });

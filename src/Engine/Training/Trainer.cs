@@ -31,11 +31,6 @@ public static class Trainer
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(device);
         config.Validate();
-        if (config.BatchSize > data.Train.Count)
-        {
-            throw new ConfigurationException($"--batch-size {config.BatchSize} exceeds the {data.Train.Count} training images.");
-        }
-
         options ??= new TrainerOptions();
         var wall = Stopwatch.StartNew();
         using var session = new TrainingSession(config, data, device, options.Parallel);

@@ -28,7 +28,7 @@ internal sealed class TrainingLoop
     private readonly int firstStep;
     private readonly DataParallel parallel;
     private long trainImages, appliedUpdates, launchesInSteps, waitsInSteps;
-    private int skipped;
+    private int skipped, bestStep, evaluationsSinceBest, stoppedEarlyAt;
     private (int Epoch, int Offset) samplerAfter;
 
     public TrainingLoop(TrainingSession session, TrainingState state, string outDir, ITrainingObserver? observer, TrainerOptions options, Stopwatch wall)
@@ -47,11 +47,14 @@ internal sealed class TrainingLoop
         trainImages = state.TrainImages;
         appliedUpdates = state.OptimizerSteps;
         skipped = state.SkippedSteps;
+        bestStep = state.BestStep;
+        evaluationsSinceBest = state.EvaluationsSinceBest;
         monitor = new StepMonitor(session.Step, session.Model, session.Device.Reads, config.BatchSize, state.Step, state.TrainLossSum, state.TrainSamples, state.SkippedSteps);
         var device = session.Device;
         title = $"{config.Model} on {session.Data.Name} ({DeviceSelector.Describe(device.Info.Kind)}: {device.Info.Name})";
         checkpointPath = Path.Combine(outDir, Checkpoint.FileName);
     }
+
 
     private double Elapsed => elapsedBefore + wall.Elapsed.TotalSeconds;
 
@@ -89,6 +92,14 @@ internal sealed class TrainingLoop
             if (evaluate)
             {
                 Evaluate(step);
+            }
+
+            // --early-stop: every rank sees the same all-reduced accuracies, so all stop at the same evaluation.
+            if (evaluate && config.EarlyStop > 0 && evaluationsSinceBest >= config.EarlyStop && step < config.Steps)
+            {
+                stoppedEarlyAt = step;
+                session.SaveCheckpoint(checkpointPath, Snapshot(step));
+                return Finish(step);
             }
 
             if (checkpoint)
@@ -137,8 +148,24 @@ internal sealed class TrainingLoop
         parallel.CheckIdentical(session.Model, step, session.Device.Reads);
         parallel.AverageBuffers(session.Model, session.Device.Reads);
         var (testLoss, testAccuracy) = session.Evaluator.Evaluate();
-        var row = new MetricsRow(step, monitor.TakeLoss(), testLoss, testAccuracy, Elapsed, config.Schedule.At(step));
+        var (valLoss, valAccuracy) = session.ValidationEvaluator?.Evaluate() ?? (double.NaN, double.NaN);
+        var row = new MetricsRow(step, monitor.TakeLoss(), testLoss, testAccuracy, Elapsed, config.Schedule.At(step), valLoss, valAccuracy);
+        var best = rows.FirstOrDefault(r => r.Step == bestStep);
         rows.Add(row);
+        if (best is null || row.Score > best.Score)
+        {
+            bestStep = step;
+            evaluationsSinceBest = 0;
+            if (config.Keep == KeepModel.Best)
+            {
+                session.SaveModel(Path.Combine(outDir, RunFiles.BestModelFile));
+            }
+        }
+        else
+        {
+            evaluationsSinceBest++;
+        }
+
         WriteProgress();
         observer?.Evaluated(row, config.Steps);
     }
@@ -166,12 +193,15 @@ internal sealed class TrainingLoop
         TrainImages = trainImages,
         Rows = [.. rows],
         Ranks = parallel.Size,
+        BestStep = bestStep,
+        EvaluationsSinceBest = evaluationsSinceBest,
+        StoppedEarlyAt = stoppedEarlyAt,
     };
 
-    private TrainResult Finish()
+    private TrainResult Finish(int lastStep = 0)
     {
         session.SaveModel(Path.Combine(outDir, RunFiles.ModelFile));
-        int stepsRun = Math.Max(1, config.Steps - firstStep + 1);
+        int stepsRun = Math.Max(1, (lastStep > 0 ? lastStep : config.Steps) - firstStep + 1);
         var result = new TrainResult(
             rows,
             Elapsed,
@@ -183,7 +213,9 @@ internal sealed class TrainingLoop
             (double)launchesInSteps / stepsRun,
             (double)waitsInSteps / stepsRun,
             session.Device.Reads.Count,
-            parallel.Size);
+            parallel.Size,
+            bestStep,
+            stoppedEarlyAt);
         if (parallel.Rank == 0)
         {
             RunFiles.WriteSummary(outDir, Summary(result));
@@ -206,6 +238,14 @@ internal sealed class TrainingLoop
             ["steps"] = config.Steps,
             ["final_test_accuracy"] = last.TestAccuracy,
             ["best_test_accuracy"] = result.Rows.Max(r => r.TestAccuracy),
+            ["best_step"] = result.BestStep,
+            ["best_step_metric"] = session.ValidationEvaluator is null ? "test_accuracy" : "val_accuracy",
+            ["best_step_val_accuracy"] = result.Best.ValAccuracy,
+            ["best_step_test_accuracy"] = result.Best.TestAccuracy,
+            ["best_model"] = config.Keep == KeepModel.Best ? RunFiles.BestModelFile : null,
+            ["final_val_accuracy"] = last.ValAccuracy,
+            ["final_val_loss"] = last.ValLoss,
+            ["stopped_early_at"] = result.StoppedEarlyAt > 0 ? result.StoppedEarlyAt : null,
             ["final_test_loss"] = last.TestLoss,
             ["final_train_loss"] = last.TrainLoss,
             ["train_images_per_second"] = Math.Round(result.TrainImagesPerSecond, 1),

@@ -75,6 +75,8 @@ public sealed class TrainingInterruptedException : OperationCanceledException
 /// <param name="HostWaitsPerStep">Blocking device reads made inside training steps, per step (0 by design).</param>
 /// <param name="HostWaits">Blocking device reads of the whole loop: evaluations, checkpoints, progress reads, the end.</param>
 /// <param name="Ranks">Data-parallel ranks (1: one process).</param>
+/// <param name="BestStep">The step of the evaluation with the best validation accuracy (test accuracy without a validation split).</param>
+/// <param name="StoppedEarlyAt">The step at which --early-stop ended the run (0: it ran all its steps).</param>
 public sealed record TrainResult(
     IReadOnlyList<MetricsRow> Rows,
     double WallSeconds,
@@ -86,4 +88,10 @@ public sealed record TrainResult(
     double LaunchesPerStep = 0,
     double HostWaitsPerStep = 0,
     long HostWaits = 0,
-    int Ranks = 1);
+    int Ranks = 1,
+    int BestStep = 0,
+    int StoppedEarlyAt = 0)
+{
+    /// <summary>The evaluation at <see cref="BestStep"/> (the last one when none is recorded).</summary>
+    public MetricsRow Best => Rows.LastOrDefault(r => r.Step == BestStep) ?? Rows[^1];
+}

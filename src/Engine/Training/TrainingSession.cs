@@ -40,11 +40,18 @@ public sealed class TrainingSession : IDisposable
             throw new ConfigurationException($"--batch-size {config.BatchSize} is the global batch and must divide by the {Parallel.Size} ranks.");
         }
 
+        // --val-split holds a fixed share of the training set out; the preprocessing and the data order see only the rest.
+        var (train, validation) = config.ValSplit > 0 ? data.Train.SplitOff(config.ValSplit) : (data.Train, null);
+        if (config.BatchSize > train.Count)
+        {
+            throw new ConfigurationException($"--batch-size {config.BatchSize} exceeds the {train.Count} training images.");
+        }
+
         int localBatch = config.BatchSize / Parallel.Size;
         var kernels = device.Kernels;
         var sample = data.SampleShape;
         Spec = config.Architecture([sample[0], sample[1], sample[2]], data.Classes);
-        Preprocessing = Preprocessing.FromTraining(data.Train, sample, config.Normalize);
+        Preprocessing = Preprocessing.FromTraining(train, sample, config.Normalize);
         try
         {
             Model = Own(Spec.Build(kernels, localBatch, config.Seed, config.Precision));
@@ -52,11 +59,17 @@ public sealed class TrainingSession : IDisposable
             Optimizer = Own(CreateOptimizer(kernels, Model, config));
             Optimizer.Prepare(config.Steps);
             Batches = Own(new BatchBuffers(kernels, sample, localBatch, Preprocessing));
-            Train = Own(new DeviceSplit(kernels, data.Train, sample));
+            Train = Own(new DeviceSplit(kernels, train, sample));
             Test = Own(new DeviceSplit(kernels, data.Test, sample));
             TestTotals = Own(new LossTotals(kernels, device.Reads));
             Evaluator = new Evaluator(Model, Loss, Batches, Test, TestTotals, Parallel);
-            Sampler = new EpochSampler(data.Train.Count, config.BatchSize, config.Seed + 1);
+            if (validation is not null)
+            {
+                Validation = Own(new DeviceSplit(kernels, validation, sample));
+                ValidationEvaluator = new Evaluator(Model, Loss, Batches, Validation, TestTotals, Parallel);
+            }
+
+            Sampler = new EpochSampler(train.Count, config.BatchSize, config.Seed + 1);
             var settings = new StepSettings(
                 localBatch,
                 Math.Min(config.EvalEvery, config.Steps),
@@ -119,6 +132,12 @@ public sealed class TrainingSession : IDisposable
     /// <summary>Evaluates the model on the test split.</summary>
     public Evaluator Evaluator { get; } = null!;
 
+    /// <summary>The validation split on the device (null without --val-split).</summary>
+    public DeviceSplit? Validation { get; }
+
+    /// <summary>Evaluates the model on the validation split (null without --val-split).</summary>
+    public Evaluator? ValidationEvaluator { get; }
+
     /// <summary>The training data order.</summary>
     public EpochSampler Sampler { get; } = null!;
 
@@ -127,7 +146,7 @@ public sealed class TrainingSession : IDisposable
 
     /// <summary>Device memory the session holds.</summary>
     public long DeviceBytes =>
-        Model.DeviceBytes + Loss.DeviceBytes + Optimizer.DeviceBytes + Batches.DeviceBytes + Train.DeviceBytes + Test.DeviceBytes + Step.DeviceBytes;
+        Model.DeviceBytes + Loss.DeviceBytes + Optimizer.DeviceBytes + Batches.DeviceBytes + Train.DeviceBytes + Test.DeviceBytes + (Validation?.DeviceBytes ?? 0) + Step.DeviceBytes;
 
     /// <summary>The optimizer <paramref name="config"/> names, over <paramref name="model"/>'s arenas.</summary>
     public static Optimizer CreateOptimizer(KernelLibrary kernels, Sequential model, TrainConfig config) => config.Optimizer == OptimizerKind.Adam
