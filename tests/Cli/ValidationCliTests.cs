@@ -31,6 +31,8 @@ public sealed class ValidationCliTests
         var rows = RunFiles.ParseMetrics(csv);
         Assert.All(rows, r => Assert.InRange(r.ValAccuracy, 0, 1));
         Assert.All(rows, r => Assert.True(r.ValLoss > 0));
+        Assert.Contains(rows, r => r.ValAccuracy != r.TestAccuracy);
+        Assert.Equal(120, Summary(dir).GetProperty("validation_images").GetInt32());
 
         // The best step is the first evaluation with the highest validation accuracy, and best.safetensors holds it:
         // eval of that file gives the test accuracy recorded for that step.

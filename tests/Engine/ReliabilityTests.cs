@@ -44,9 +44,13 @@ public sealed class ReliabilityTests
         }
     }
 
-    public static TheoryData<string> Configurations => new() { "sgd-momentum", "adam-batchnorm", "recipe", "validation" };
+    public static TheoryData<string> Configurations => new() { "sgd-momentum", "adam-batchnorm", "recipe", "validation", "early-stop" };
 
-    private static TrainConfig Config(string name) => name == "validation"
+    // "early-stop": a learning rate too small to change any accuracy, so the run stops at step 20 (the best at step 5,
+    // then 3 evaluations without a better one), after the interruption at step 14.
+    private static TrainConfig Config(string name) => name == "early-stop"
+        ? Config("sgd-momentum") with { LearningRate = 1e-12, EarlyStop = 3, EvalEvery = 5 }
+        : name == "validation"
         ? Config("sgd-momentum") with { ValSplit = 0.25, Keep = KeepModel.Best, EarlyStop = 3, EvalEvery = 5 }
         : name == "recipe"
         ? new TrainConfig
@@ -95,9 +99,14 @@ public sealed class ReliabilityTests
         Assert.Equal(config.Keep == KeepModel.Best, File.Exists(Path.Combine(split, RunFiles.BestModelFile)));
         if (config.Keep == KeepModel.Best)
         {
-            // The best model, the early stop and the validation columns survive the resume exactly.
+            // The best model and the validation columns survive the resume exactly.
             Assert.Equal(File.ReadAllBytes(Path.Combine(whole, RunFiles.BestModelFile)), File.ReadAllBytes(Path.Combine(split, RunFiles.BestModelFile)));
             Assert.Contains("val_accuracy", File.ReadAllText(Path.Combine(split, RunFiles.MetricsFile)), StringComparison.Ordinal);
+        }
+
+        if (config.EarlyStop > 0)
+        {
+            Assert.Equal(config.LearningRate < 1e-9 ? 20 : 0, Checkpoint.Read(Path.Combine(split, Checkpoint.FileName)).State.StoppedEarlyAt);
             string Kept(string dir) => string.Join(",", new[] { "best_step", "stopped_early_at" }.Select(k => System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, RunFiles.SummaryFile))).RootElement.GetProperty(k).ToString()));
             Assert.Equal(Kept(whole), Kept(split));
         }

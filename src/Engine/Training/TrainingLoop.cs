@@ -243,6 +243,7 @@ internal sealed class TrainingLoop
             ["best_step_val_accuracy"] = result.Best.ValAccuracy,
             ["best_step_test_accuracy"] = result.Best.TestAccuracy,
             ["best_model"] = config.Keep == KeepModel.Best ? RunFiles.BestModelFile : null,
+            ["validation_images"] = session.Validation?.Count ?? 0,
             ["final_val_accuracy"] = last.ValAccuracy,
             ["final_val_loss"] = last.ValLoss,
             ["stopped_early_at"] = result.StoppedEarlyAt > 0 ? result.StoppedEarlyAt : null,
