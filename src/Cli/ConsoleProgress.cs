@@ -1,5 +1,6 @@
 using System.Globalization;
 using GpuNet.Engine;
+using GpuNet.Engine.Data;
 using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 
@@ -15,7 +16,7 @@ internal sealed class ConsoleProgress(TextWriter output, bool interactive) : ITr
     public void Started(TrainConfig config, string accelerator, long parameters, long deviceBytes, int firstStep) =>
         output.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"training {config.Model} ({parameters:N0} parameters) on {config.Dataset} with {accelerator}{(firstStep > 1 ? $" from step {firstStep}" : "")}; device memory held: {DeviceMemoryException.Format(deviceBytes)}"));
+            $"training {config.Model} ({parameters:N0} parameters) on {DataSets.Name(config.Dataset)} with {accelerator}{(firstStep > 1 ? $" from step {firstStep}" : "")}; device memory held: {DeviceMemoryException.Format(deviceBytes)}"));
 
     public void Skipped(int step, string reason)
     {

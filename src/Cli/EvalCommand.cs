@@ -35,7 +35,13 @@ internal static class EvalCommand
             var (info, tensors) = ModelFile.Read(path);
             var kind = parse.GetValue(dataset) is { } given ? Choices.Parse<DatasetKind>(given) : DataSets.Find(info.Dataset) ?? DatasetKind.FashionMnist;
             string name = DataSets.Name(kind);
-            var data = DataSets.Load(kind, parse.GetValue(dataDir));
+            var input = info.Spec.InputShape;
+            var data = DataSets.Load(kind, parse.GetValue(dataDir), new FolderOptions(input[0], input[1], input[2]));
+            if (data.Test.Count == 0)
+            {
+                throw new DataException($"{parse.GetValue(dataDir)}: no test images to evaluate on (an image folder needs test/<class>/...).");
+            }
+
             var sample = data.SampleShape;
             if (!info.Spec.InputShape.SequenceEqual([sample[0], sample[1], sample[2]]) || info.Spec.Classes != data.Classes)
             {

@@ -34,15 +34,15 @@ internal static class ModelsCommand
         });
 
         var dataset = new Option<string>("--dataset") { Description = "The data set whose samples and classes the model takes.", DefaultValueFactory = _ => DataSets.Name(DatasetKind.FashionMnist) };
-        dataset.AcceptOnlyFromAmong([.. Choices.Datasets]);
+        dataset.AcceptOnlyFromAmong([.. Choices.Datasets.Where(n => DataSets.SampleShape(Choices.Parse<DatasetKind>(n)) is not null)]);
         var check = new Command("check", "Check a model against a data set's samples and classes without allocating anything: each layer's output shape and parameters.") { name, dataset };
         check.SetAction(parse =>
         {
             string model = parse.GetValue(name)!;
             var definition = BuiltinModels.Find(model) is { } builtin ? BuiltinModels.Shipped(builtin) : ModelDefinition.Load(model);
             var set = Choices.Parse<DatasetKind>(parse.GetValue(dataset)!);
-            int[] input = DataSets.SampleShape(set);
-            int classes = DataSets.ClassNames(set).Count;
+            int[] input = DataSets.SampleShape(set)!;
+            int classes = DataSets.ClassNames(set)!.Count;
             definition.Check(new Shape(input), classes, model);
             var rows = definition.Summarize(new Shape(input), classes);
             int width = Math.Max(5, rows.Max(r => r.Path.Length));

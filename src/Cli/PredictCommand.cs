@@ -35,7 +35,7 @@ internal static class PredictCommand
 
             var (info, tensors) = ModelFile.Read(path);
             var known = DataSets.Find(info.Dataset);
-            var classNames = known is { } kind ? DataSets.ClassNames(kind) : Enumerable.Range(0, info.Spec.Classes).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToList();
+            var classNames = info.ClassNames;
             var mode = parse.GetValue(invert) switch { "yes" => InvertMode.Yes, "no" => InvertMode.No, _ => InvertMode.Auto };
             int channels = info.Spec.InputShape[0], height = info.Spec.InputShape[1], width = info.Spec.InputShape[2], size = channels * height * width;
 

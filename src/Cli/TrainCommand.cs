@@ -49,9 +49,30 @@ internal static class TrainCommand
         return command;
     }
 
-    /// <summary>Checks every layer against the data set's sample shape and classes before anything is made or loaded.</summary>
-    private static void CheckArchitecture(TrainConfig config) =>
-        _ = config.Architecture(DataSets.SampleShape(config.Dataset), DataSets.ClassNames(config.Dataset).Count);
+    /// <summary>
+    /// Checks every layer against the data set's sample shape and classes before anything is made or loaded (an image
+    /// folder's shape is known once it is read; the session checks it then, before it allocates).
+    /// </summary>
+    private static void CheckArchitecture(TrainConfig config)
+    {
+        if (DataSets.SampleShape(config.Dataset) is { } shape && DataSets.ClassNames(config.Dataset) is { } classes)
+        {
+            _ = config.Architecture(shape, classes.Count);
+        }
+    }
+
+    /// <summary>A progress line for decoding an image folder, rewritten in place.</summary>
+    private static Action<int, int> ShowReading(TextWriter output)
+    {
+        var gate = new object();
+        return (done, total) =>
+        {
+            lock (gate)
+            {
+                output.Write(done == total ? $"\rreading images: {done}/{total}\n" : $"\rreading images: {done}/{total}");
+            }
+        };
+    }
 
     private static int Resume(TextWriter output, bool interactive, string directory, AcceleratorKind? accelerator, Placement placement)
     {
@@ -101,7 +122,11 @@ internal static class TrainCommand
                 output.WriteLine($"resuming {directory} after step {resumed.Step} of {config.Steps}");
             }
 
-            var data = DataSets.Load(config.Dataset, config.DataDir);
+            var data = DataSets.Load(config.Dataset, config.DataDir, config.Folder(interactive && root ? ShowReading(output) : null));
+            if (root && config.Dataset == DatasetKind.Folder)
+            {
+                output.WriteLine($"image folder {config.DataDir}: {data.Train.Count} training and {data.Test.Count} test images of {data.SampleShape}, {data.Classes} classes ({string.Join(", ", data.ClassNames.Take(12))}{(data.Classes > 12 ? ", ..." : "")})");
+            }
             using var device = Device.Open(config.Accelerator, communicator.LocalRank);
             using var parallel = DataParallel.Create(communicator, device, placement.NcclPath);
             if (root && parallel.Size > 1)

@@ -35,6 +35,10 @@ internal sealed class TrainOptions
 
     public Option<string?> DataDir { get; } = new("--data-dir") { Description = "Directory holding the data set's files (IDX or CIFAR-10 binary)." };
 
+    public Option<int?> Channels { get; } = new("--channels") { Description = "--dataset folder: read the images as 1 (gray) or 3 (RGB) channels (default: the first image's)." };
+
+    public Option<string?> ImageSize { get; } = new("--image-size") { Description = "--dataset folder: resize every image to HxW (default: the first image's size, which every image must then have)." };
+
     public Option<int[]?> Hidden { get; } = new("--hidden") { Description = "Hidden layer widths, comma-separated (mlp: 100; mlp-deep: 512,512,256,128,64).", CustomParser = ParseWidths };
 
     public Option<string?> Optimizer { get; } = new("--optimizer") { Description = "sgd or adam (mlp: sgd; mlp-deep and vgg: adam)." };
@@ -112,7 +116,7 @@ internal sealed class TrainOptions
     /// <summary>Every option, in the order help lists them.</summary>
     public IEnumerable<Option> All =>
     [
-        Model, Dataset, DataDir, Hidden, Width, Optimizer, Lr, Momentum, WeightDecay, BatchSize, Steps, EvalEvery,
+        Model, Dataset, DataDir, Channels, ImageSize, Hidden, Width, Optimizer, Lr, Momentum, WeightDecay, BatchSize, Steps, EvalEvery,
         BatchNorm, Init, Normalize, LrSchedule, Warmup, LrStepEvery, LrStepFactor, Augment, CropPadding, Dropout, LabelSmoothing, ValSplit, Keep, EarlyStop, Seed,
         Precision, Accelerator, OutDir, Force, CheckpointEvery, OnNan, Distributed, Nccl, Resume,
     ];
@@ -127,6 +131,9 @@ internal sealed class TrainOptions
         {
             Dataset = Choices.Parse<DatasetKind>(parse.GetValue(Dataset)!),
             DataDir = parse.GetValue(DataDir),
+            Channels = parse.GetValue(Channels) ?? 0,
+            ImageHeight = ParseSize(parse.GetValue(ImageSize)).Height,
+            ImageWidth = ParseSize(parse.GetValue(ImageSize)).Width,
             Hidden = parse.GetResult(Hidden) is null ? defaults.Hidden : parse.GetValue(Hidden)!,
             Optimizer = parse.GetValue(Optimizer) is { } optimizerName ? Choices.Parse<GpuNet.Engine.Optim.OptimizerKind>(optimizerName) : defaults.Optimizer,
             LearningRate = parse.GetValue(Lr) ?? defaults.LearningRate,
@@ -202,6 +209,20 @@ internal sealed class TrainOptions
         }
 
         return [.. result];
+    }
+
+    /// <summary>"HxW" (or "N" for N x N) as (height, width); none as (0, 0).</summary>
+    private static (int Height, int Width) ParseSize(string? text)
+    {
+        if (text is null)
+        {
+            return (0, 0);
+        }
+
+        var parts = text.Split('x', 'X');
+        return parts.Length is 1 or 2 && parts.All(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0)
+            ? (int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[^1], CultureInfo.InvariantCulture))
+            : throw new ConfigurationException($"--image-size must be HxW in pixels (e.g. 32x32), got '{text}'.");
     }
 
     private static int[]? ParseWidths(ArgumentResult result)

@@ -66,8 +66,8 @@ public sealed class LibraryExampleTests
             var definition = GpuNet.Engine.Models.ModelDefinition.Load(file);
             foreach (var set in new[] { GpuNet.Engine.Data.DatasetKind.FashionMnist, GpuNet.Engine.Data.DatasetKind.Cifar10 })
             {
-                var input = new GpuNet.Kernels.Shape(GpuNet.Engine.Data.DataSets.SampleShape(set));
-                definition.Check(input, GpuNet.Engine.Data.DataSets.ClassNames(set).Count, file);
+                var input = new GpuNet.Kernels.Shape(GpuNet.Engine.Data.DataSets.SampleShape(set)!);
+                definition.Check(input, GpuNet.Engine.Data.DataSets.ClassNames(set)!.Count, file);
             }
         }
     }

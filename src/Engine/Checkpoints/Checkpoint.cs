@@ -21,12 +21,12 @@ public static class Checkpoint
 
     /// <summary>Writes a checkpoint of the model, the optimizer state and <paramref name="state"/> to <paramref name="path"/>, atomically.</summary>
     public static void Save(
-        string path, Sequential model, Optimizer optimizer, ModelSpec spec, Preprocessing preprocessing, string dataset, TrainConfig config, TrainingState state)
+        string path, Sequential model, Optimizer optimizer, ModelSpec spec, Preprocessing preprocessing, string dataset, TrainConfig config, TrainingState state, IReadOnlyList<string>? classNames = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         var extra = optimizer.State.Select(s => (OptimizerPrefix + s.Name, ModelFile.ToSafe(s.Value)));
         var metadata = new Dictionary<string, string> { [StateKey] = JsonSerializer.Serialize(state, RunJson.Options) };
-        ModelFile.Save(path, model, spec, preprocessing, dataset, config, extra, metadata);
+        ModelFile.Save(path, model, spec, preprocessing, dataset, config, extra, metadata, classNames);
     }
 
     /// <summary>Reads a checkpoint: its model file description, tensors, configuration and state.</summary>

@@ -12,7 +12,37 @@ namespace GpuNet.Engine.Checkpoints;
 /// What a model file holds besides the weights: the architecture, the preprocessing, the data set's name and the
 /// precision its GEMMs were trained in (what evaluating it uses too).
 /// </summary>
-public sealed record ModelFileInfo(ModelSpec Spec, Preprocessing Preprocessing, string Dataset, IReadOnlyDictionary<string, string> Metadata, GemmPrecision Precision = GemmPrecision.Fp32);
+public sealed record ModelFileInfo(ModelSpec Spec, Preprocessing Preprocessing, string Dataset, IReadOnlyDictionary<string, string> Metadata, GemmPrecision Precision = GemmPrecision.Fp32)
+{
+    /// <summary>
+    /// The class names, in label order: those the file records (an image folder's), else the named data set's, else
+    /// the label numbers.
+    /// </summary>
+    public IReadOnlyList<string> ClassNames
+    {
+        get
+        {
+            if (Metadata.TryGetValue(ModelFile.ClassNamesKey, out var json))
+            {
+                try
+                {
+                    if (JsonSerializer.Deserialize<string[]>(json) is { } names && names.Length == Spec.Classes)
+                    {
+                        return names;
+                    }
+                }
+                catch (JsonException)
+                {
+                    // A malformed list falls back to the data set's names.
+                }
+            }
+
+            return (Data.DataSets.Find(Dataset) is { } kind ? Data.DataSets.ClassNames(kind) : null) is { } known && known.Count == Spec.Classes
+                ? known
+                : [.. Enumerable.Range(0, Spec.Classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+        }
+    }
+}
 
 /// <summary>
 /// A trained model as a safetensors file: parameters and BatchNorm buffers under PyTorch nn.Sequential names
@@ -32,6 +62,9 @@ public static class ModelFile
     public const string ConfigKey = "gpunet.config";
     /// <summary>The metadata key of the data set's name.</summary>
     public const string DatasetKey = "gpunet.dataset";
+
+    /// <summary>The metadata key of the class names, a JSON array in label order.</summary>
+    public const string ClassNamesKey = "gpunet.class_names";
     /// <summary>The metadata key of the GEMMs' precision (fp32 or tf32; fp32 when absent).</summary>
     public const string PrecisionKey = "gpunet.precision";
     /// <summary>The tensor of the preprocessing's mean, (C, H, W).</summary>
@@ -51,7 +84,8 @@ public static class ModelFile
         string dataset,
         TrainConfig? config,
         IEnumerable<(string Name, SafeTensor Tensor)>? extraTensors = null,
-        IReadOnlyDictionary<string, string>? extraMetadata = null)
+        IReadOnlyDictionary<string, string>? extraMetadata = null,
+        IReadOnlyList<string>? classNames = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(spec);
@@ -85,6 +119,7 @@ public static class ModelFile
             [InputKey] = string.Join(",", spec.InputShape),
             [ClassesKey] = spec.Classes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             [DatasetKey] = dataset,
+            [ClassNamesKey] = JsonSerializer.Serialize(classNames ?? []),
             ["gpunet.normalization"] = preprocessing.Normalization == Normalization.None ? "none" : "standard",
         };
         if (config is not null)

@@ -13,6 +13,9 @@ public enum DatasetKind
 
     /// <summary>CIFAR-10: 32 x 32 colour images, 10 classes (its binary version, from --data-dir).</summary>
     Cifar10,
+
+    /// <summary>An image folder: --data-dir DIR holding train/&lt;class&gt;/*.png|jpg|jpeg and test/&lt;class&gt;/... (see <see cref="ImageFolder"/>).</summary>
+    Folder,
 }
 
 /// <summary>The data sets GpuNet knows by name, and where it finds their files.</summary>
@@ -36,17 +39,25 @@ public static class DataSets
     public static DatasetKind? Find(string? name) =>
         Enum.GetValues<DatasetKind>().Where(kind => Name(kind) == name).Select(kind => (DatasetKind?)kind).FirstOrDefault();
 
-    /// <summary>The class names of <paramref name="kind"/>, without loading it.</summary>
-    public static IReadOnlyList<string> ClassNames(DatasetKind kind) => kind switch
+    /// <summary>The class names of <paramref name="kind"/>, without loading it (null for an image folder: its folders name them).</summary>
+    public static IReadOnlyList<string>? ClassNames(DatasetKind kind) => kind switch
     {
         DatasetKind.FashionMnist => FashionClasses,
         DatasetKind.Mnist => DigitClasses,
         DatasetKind.Cifar10 => CifarClasses,
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a data set"),
+        _ => null,
     };
 
-    /// <summary>The sample shape (C, H, W) of <paramref name="kind"/>, without loading it; its class count is <see cref="ClassNames"/>'s.</summary>
-    public static int[] SampleShape(DatasetKind kind) => kind == DatasetKind.Cifar10 ? [3, 32, 32] : [1, 28, 28];
+    /// <summary>
+    /// The sample shape (C, H, W) of <paramref name="kind"/>, without loading it (null for an image folder: its images
+    /// give it); its class count is <see cref="ClassNames"/>'s.
+    /// </summary>
+    public static int[]? SampleShape(DatasetKind kind) => kind switch
+    {
+        DatasetKind.Cifar10 => [3, 32, 32],
+        DatasetKind.FashionMnist or DatasetKind.Mnist => [1, 28, 28],
+        _ => null,
+    };
 
     /// <summary>Whether the data set's images are light objects on a dark background (Fashion-MNIST, MNIST).</summary>
     public static bool LightOnDark(DatasetKind kind) => kind is DatasetKind.FashionMnist or DatasetKind.Mnist;
@@ -56,11 +67,14 @@ public static class DataSets
 
     /// <summary>
     /// Loads <paramref name="kind"/> from <paramref name="dataDir"/> (for Fashion-MNIST, the embedded copy when none is
-    /// given). MNIST and CIFAR-10 are read only from a directory the user gives: nothing is downloaded.
+    /// given; an image folder as <paramref name="folder"/> says). MNIST and CIFAR-10 are read only from a directory the
+    /// user gives: nothing is downloaded.
     /// </summary>
     /// <exception cref="DataException">A file is missing or malformed.</exception>
-    public static Dataset Load(DatasetKind kind, string? dataDir) => kind switch
+    public static Dataset Load(DatasetKind kind, string? dataDir, FolderOptions? folder = null) => kind switch
     {
+        DatasetKind.Folder => ImageFolder.Load(dataDir ?? throw new DataException(
+            "An image folder is read from --data-dir DIR holding train/<class>/*.png|jpg|jpeg (and test/<class>/...)."), folder),
         DatasetKind.FashionMnist => LoadIdx(Name(kind), dataDir ?? EmbeddedFashionMnist, FashionClasses),
         DatasetKind.Mnist => LoadIdx(Name(kind), dataDir ?? throw new DataException(
             "MNIST is not embedded: pass --data-dir DIR holding train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)."), DigitClasses),

@@ -35,17 +35,64 @@ public static class ImageFiles
             throw new ArgumentOutOfRangeException(nameof(channels), $"Images are read as 1 or 3 channels, not {channels}.");
         }
 
+        using var decoded = Decode(path);
+        var pixels = ToPixels(decoded, channels, height, width, path);
+
+        bool inverted = invert == InvertMode.Yes || (invert == InvertMode.Auto && lightOnDark && BorderMean(pixels, channels, height, width) > 127.5);
+        if (inverted)
+        {
+            for (int i = 0; i < pixels.Length; i++)
+            {
+                pixels[i] = (byte)(255 - pixels[i]);
+            }
+        }
+
+        return (pixels, inverted);
+    }
+
+    /// <summary>Decodes <paramref name="path"/> (PNG or JPEG); the caller disposes the bitmap.</summary>
+    /// <exception cref="DataException">The file is missing, empty or not an image SkiaSharp can decode; the message names it.</exception>
+    internal static SKBitmap Decode(string path)
+    {
         if (!File.Exists(path))
         {
             throw new DataException($"{path}: file not found.");
         }
 
-        using var decoded = SKBitmap.Decode(path) ?? throw new DataException($"{path}: not a PNG or JPEG image SkiaSharp can decode.");
+        var decoded = SKBitmap.Decode(path) ?? throw new DataException($"{path}: not a PNG or JPEG image SkiaSharp can decode.");
         if (decoded.Width < 1 || decoded.Height < 1)
         {
+            decoded.Dispose();
             throw new DataException($"{path}: the image is empty.");
         }
 
+        return decoded;
+    }
+
+    /// <summary>Whether every pixel of <paramref name="image"/> is gray (R = G = B): such an image is read as one channel.</summary>
+    internal static bool IsGray(SKBitmap image)
+    {
+        for (int y = 0; y < image.Height; y++)
+        {
+            for (int x = 0; x < image.Width; x++)
+            {
+                var color = image.GetPixel(x, y);
+                if (color.Red != color.Green || color.Green != color.Blue)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// <paramref name="decoded"/> as <paramref name="channels"/> x <paramref name="height"/> x <paramref name="width"/>
+    /// bytes: gray by luminance or R, G and B planes, resized to that size.
+    /// </summary>
+    internal static byte[] ToPixels(SKBitmap decoded, int channels, int height, int width, string path)
+    {
         using var rgba = decoded.ColorType == SKColorType.Rgba8888 ? null : decoded.Copy(SKColorType.Rgba8888);
         var source = rgba ?? decoded;
         using var resized = source.Width == width && source.Height == height
@@ -79,16 +126,7 @@ public static class ImageFiles
             }
         }
 
-        bool inverted = invert == InvertMode.Yes || (invert == InvertMode.Auto && lightOnDark && BorderMean(pixels, channels, height, width) > 127.5);
-        if (inverted)
-        {
-            for (int i = 0; i < pixels.Length; i++)
-            {
-                pixels[i] = (byte)(255 - pixels[i]);
-            }
-        }
-
-        return (pixels, inverted);
+        return pixels;
     }
 
     /// <summary>Writes one image of (C, H, W) bytes as a PNG (gray for one channel, RGB for three), atomically.</summary>

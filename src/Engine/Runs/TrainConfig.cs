@@ -56,6 +56,18 @@ public sealed record TrainConfig
     /// <summary>Where the data set's files are (null: the embedded Fashion-MNIST).</summary>
     public string? DataDir { get; init; }
 
+    /// <summary>An image folder's channel count, 1 or 3 (0: the first image's).</summary>
+    public int Channels { get; init; }
+
+    /// <summary>An image folder's image height (0: the first image's; then every image must have its size).</summary>
+    public int ImageHeight { get; init; }
+
+    /// <summary>An image folder's image width (0 with <see cref="ImageHeight"/>).</summary>
+    public int ImageWidth { get; init; }
+
+    /// <summary>How an image folder is read, with <paramref name="progress"/> called while its images are decoded.</summary>
+    public FolderOptions Folder(Action<int, int>? progress = null) => new(Channels, ImageHeight, ImageWidth, progress);
+
     /// <summary>An MLP's hidden layer widths.</summary>
     public int[] Hidden { get; init; } = [100];
 
@@ -223,6 +235,21 @@ public sealed record TrainConfig
         if (!Enum.IsDefined(Dataset))
         {
             throw new ConfigurationException($"Unknown data set '{Dataset}'; known: {string.Join(", ", Choices.Datasets)}.");
+        }
+
+        if (Dataset != DatasetKind.Folder && (Channels != 0 || ImageHeight != 0 || ImageWidth != 0))
+        {
+            throw new ConfigurationException("--channels and --image-size apply to --dataset folder.");
+        }
+
+        if (Channels is not (0 or 1 or 3) || ImageHeight < 0 || ImageWidth < 0 || (ImageHeight == 0) != (ImageWidth == 0) || ImageHeight > Readers.MaxSide || ImageWidth > Readers.MaxSide)
+        {
+            throw new ConfigurationException($"--channels must be 1 or 3 and --image-size HxW between 1x1 and {Readers.MaxSide}x{Readers.MaxSide}, got {Channels} and {ImageHeight}x{ImageWidth}.");
+        }
+
+        if (Dataset == DatasetKind.Folder && DataDir is null)
+        {
+            throw new ConfigurationException("--dataset folder needs --data-dir DIR holding train/<class>/*.png|jpg|jpeg (and test/<class>/...).");
         }
 
         if (!Enum.IsDefined(Precision))

@@ -42,6 +42,11 @@ public sealed class TrainingSession : IDisposable
 
         // --val-split holds a fixed share of the training set out; the preprocessing and the data order see only the rest.
         var (train, validation) = config.ValSplit > 0 ? data.Train.SplitOff(config.ValSplit) : (data.Train, null);
+        if (data.Test.Count == 0 && validation is null)
+        {
+            throw new ConfigurationException($"{data.Name} has no test images (an image folder without test/): pass --val-split F to hold out a validation split, which is then the test set too.");
+        }
+
         if (config.BatchSize > train.Count)
         {
             throw new ConfigurationException($"--batch-size {config.BatchSize} exceeds the {train.Count} training images.");
@@ -60,7 +65,7 @@ public sealed class TrainingSession : IDisposable
             Optimizer.Prepare(config.Steps);
             Batches = Own(new BatchBuffers(kernels, sample, localBatch, Preprocessing));
             Train = Own(new DeviceSplit(kernels, train, sample));
-            Test = Own(new DeviceSplit(kernels, data.Test, sample));
+            Test = Own(new DeviceSplit(kernels, data.Test.Count > 0 ? data.Test : validation!, sample));
             TestTotals = Own(new LossTotals(kernels, device.Reads));
             Evaluator = new Evaluator(Model, Loss, Batches, Test, TestTotals, Parallel);
             if (validation is not null)
@@ -173,7 +178,7 @@ public sealed class TrainingSession : IDisposable
         Parallel.AverageBuffers(Model, Device.Reads);
         if (Parallel.Rank == 0)
         {
-            Checkpoint.Save(path, Model, Optimizer, Spec, Preprocessing, Data.Name, Config, state);
+            Checkpoint.Save(path, Model, Optimizer, Spec, Preprocessing, Data.Name, Config, state, Data.ClassNames);
         }
     }
 
@@ -183,7 +188,7 @@ public sealed class TrainingSession : IDisposable
         Parallel.AverageBuffers(Model, Device.Reads);
         if (Parallel.Rank == 0)
         {
-            ModelFile.Save(path, Model, Spec, Preprocessing, Data.Name, Config);
+            ModelFile.Save(path, Model, Spec, Preprocessing, Data.Name, Config, classNames: Data.ClassNames);
         }
     }
 
