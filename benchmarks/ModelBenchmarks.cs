@@ -26,7 +26,7 @@ public static class ModelBenchmarks
     {
         var models = only is null
             ? new (string Name, double Width)[] { ("mlp", 1), ("mlp-deep", 1), ("vgg", 0.125), ("vgg", 1) }
-            : [.. only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(m => (m, BuiltinModels.Find(m) is null or BuiltinModel.Vgg ? width : 1.0))];
+            : [.. only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(m => (m, BuiltinModels.Find(m) == BuiltinModel.Vgg ? width : 1.0))];
         foreach (var (name, scale) in models)
         {
             var defaults = TrainConfig.ForModel(name);

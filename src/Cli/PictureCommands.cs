@@ -9,7 +9,7 @@ namespace GpuNet.Cli;
 /// <summary>gpunet data preview and gpunet compare: pictures of a data set and of several runs.</summary>
 internal static class PictureCommands
 {
-    public static Command Data(TextWriter output)
+    public static Command Data(TextWriter output, bool interactive)
     {
         var dataset = new Option<string>("--dataset") { Description = "fashion-mnist (embedded), mnist or cifar10.", DefaultValueFactory = _ => DataSets.Name(DatasetKind.FashionMnist) };
         dataset.AcceptOnlyFromAmong([.. DataSets.Names]);
@@ -49,7 +49,8 @@ internal static class PictureCommands
             output.WriteLine($"{path}: {labels.Count} {data.Name} training images ({data.SampleShape}){how}, classes {string.Join(", ", labels.Distinct().Order().Select(l => data.ClassNames[l]))}");
             return 0;
         });
-        var command = new Command("data", "Look at a data set.");
+        var command = new Command("data", "Download a data set or look at one.");
+        command.Subcommands.Add(DownloadCommand.Create(output, interactive));
         command.Subcommands.Add(preview);
         command.Subcommands.Add(ExportImages(output));
         return command;

@@ -32,7 +32,7 @@ public static class Program
         root.Subcommands.Add(EvalCommand.Create(output));
         root.Subcommands.Add(ModelsCommand.Create(output));
         root.Subcommands.Add(DevicesCommand(output));
-        root.Subcommands.Add(PictureCommands.Data(output));
+        root.Subcommands.Add(PictureCommands.Data(output, interactive));
         root.Subcommands.Add(PictureCommands.Compare(output));
         root.Subcommands.Add(ExportCommand.Create(output));
         root.Subcommands.Add(PredictCommand.Create(output, error));

@@ -13,7 +13,7 @@ public sealed class SettingNamesTests
     [Fact]
     public void EveryKindRoundTripsThroughItsName()
     {
-        Assert.Equal(["fashion-mnist", "mnist", "cifar10"], DataSets.Names);
+        Assert.Equal(["fashion-mnist", "mnist", "cifar10", "folder"], DataSets.Names);
         Assert.Equal(["mlp", "mlp-deep", "vgg"], BuiltinModels.Names);
         Assert.Equal(["none", "mpi", "nccl"], Choices.Of<Communication>());
         foreach (var kind in Enum.GetValues<DatasetKind>())

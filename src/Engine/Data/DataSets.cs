@@ -76,12 +76,16 @@ public static class DataSets
         DatasetKind.Folder => ImageFolder.Load(dataDir ?? throw new DataException(
             "An image folder is read from --data-dir DIR holding train/<class>/*.png|jpg|jpeg (and test/<class>/...)."), folder),
         DatasetKind.FashionMnist => LoadIdx(Name(kind), dataDir ?? EmbeddedFashionMnist, FashionClasses),
-        DatasetKind.Mnist => LoadIdx(Name(kind), dataDir ?? throw new DataException(
-            "MNIST is not embedded: pass --data-dir DIR holding train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)."), DigitClasses),
-        DatasetKind.Cifar10 => LoadCifar10(dataDir ?? throw new DataException(
-            "CIFAR-10 is not embedded: pass --data-dir DIR holding the binary version (data_batch_1.bin .. data_batch_5.bin, test_batch.bin).")),
+        DatasetKind.Mnist => LoadIdx(Name(kind), dataDir ?? Downloaded(kind) ?? throw new DataException(
+            "MNIST is not embedded: run 'gpunet data download mnist', or pass --data-dir DIR holding train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)."), DigitClasses),
+        DatasetKind.Cifar10 => LoadCifar10(dataDir ?? Downloaded(kind) ?? throw new DataException(
+            "CIFAR-10 is not embedded: run 'gpunet data download cifar10', or pass --data-dir DIR holding the binary version (data_batch_1.bin .. data_batch_5.bin, test_batch.bin).")),
         _ => throw new DataException($"Unknown data set {kind}; known: {string.Join(", ", Names)}."),
     };
+
+    /// <summary>The folder <c>gpunet data download</c> fills for <paramref name="kind"/>, when it holds a download.</summary>
+    private static string? Downloaded(DatasetKind kind) =>
+        Downloads.DefaultFolder(kind) is var folder && Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any(e => !Path.GetFileName(e).StartsWith('.')) ? folder : null;
 
     private static Dataset LoadIdx(string name, string dir, string[] classes)
     {
