@@ -42,6 +42,7 @@ public sealed class FolderCliTests
         using (var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, RunFiles.SummaryFile))))
         {
             Assert.Equal("folder", summary.RootElement.GetProperty("dataset").GetString());
+            Assert.Equal(["circle", "square", "triangle"], summary.RootElement.GetProperty("class_names").EnumerateArray().Select(e => e.GetString()));
         }
 
         (code, output, error) = Support.Cli.Run("eval", "--checkpoint", Path.Combine(run, RunFiles.ModelFile), "--data-dir", data, "--accelerator", "cpu");

@@ -80,13 +80,19 @@ public sealed class ModelFileTests
                 h = model.Layers[i].Forward(h, training: false);
             }
 
-            float[] shortcut = buffers.Read(h), fused = buffers.Read(blocks[0].Forward(h, training: false));
+            float[] shortcut = buffers.Read(h);
+            long launches = kernels.Policy.Launches;
+            float[] fused = buffers.Read(blocks[0].Forward(h, training: false));
+            long blockLaunches = kernels.Policy.Launches - launches;
             var t = h;
+            launches = kernels.Policy.Launches;
             foreach (var layer in blocks[0].Body)
             {
                 t = layer.Forward(t, training: false);
             }
 
+            // The identity shortcut launches nothing and the sum no launch of its own: the block launches what its body does.
+            Assert.Equal(kernels.Policy.Launches - launches, blockLaunches);
             float[] body = buffers.Read(t);
             Assert.Equal(body.Select((v, i) => v + shortcut[i]).ToArray(), fused);
         }

@@ -232,6 +232,7 @@ internal sealed class TrainingLoop
         {
             ["model"] = config.Model,
             ["dataset"] = session.Data.Name,
+            ["class_names"] = new JsonArray([.. session.Data.ClassNames.Select(n => JsonValue.Create(n))]),
             ["accelerator"] = DeviceSelector.Describe(device.Info.Kind),
             ["precision"] = Choices.Name(config.Precision),
             ["device_name"] = device.Info.Name,
