@@ -18,10 +18,11 @@ internal static class EvalCommand
         dataset.AcceptOnlyFromAmong([.. Choices.Datasets]);
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory holding the data set's files." };
         var batchSize = new Option<int>("--batch-size") { Description = "Evaluation batch size.", DefaultValueFactory = _ => 500 };
+        var perClass = new Option<bool>("--per-class") { Description = "Also print each class's accuracy, by the class names the model file records." };
         var accelerator = Program.AcceleratorOption();
         var command = new Command("eval", "Evaluate a trained model on a data set's test split.")
         {
-            checkpoint, dataset, dataDir, batchSize, accelerator, Program.VerboseOption(),
+            checkpoint, dataset, dataDir, batchSize, perClass, accelerator, Program.VerboseOption(),
         };
         command.SetAction(parse =>
         {
@@ -54,6 +55,32 @@ internal static class EvalCommand
             output.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
                 $"test loss {loss:F4}, accuracy {accuracy:F4} on {data.Test.Count} {name} test images ({DeviceSelector.Describe(device.Info.Kind)})"));
+            if (parse.GetValue(perClass))
+            {
+                var probabilities = Evaluation.Predict(device, info, tensors, path, data.Test.Pixels, data.Test.Count, batch);
+                var names = info.ClassNames;
+                int classes = names.Count;
+                var right = new int[classes];
+                var seen = new int[classes];
+                for (int n = 0; n < data.Test.Count; n++)
+                {
+                    var row = probabilities.AsSpan(n * classes, classes);
+                    int label = data.Test.Labels[n], best = 0;
+                    for (int j = 1; j < classes; j++)
+                    {
+                        best = row[j] > row[best] ? j : best;
+                    }
+
+                    seen[label]++;
+                    right[label] += best == label ? 1 : 0;
+                }
+
+                for (int j = 0; j < classes; j++)
+                {
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {names[j]}: {(seen[j] == 0 ? double.NaN : (double)right[j] / seen[j]):F4} of {seen[j]}"));
+                }
+            }
+
             return 0;
         });
         return command;

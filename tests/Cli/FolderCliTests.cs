@@ -45,9 +45,14 @@ public sealed class FolderCliTests
             Assert.Equal(["circle", "square", "triangle"], summary.RootElement.GetProperty("class_names").EnumerateArray().Select(e => e.GetString()));
         }
 
-        (code, output, error) = Support.Cli.Run("eval", "--checkpoint", Path.Combine(run, RunFiles.ModelFile), "--data-dir", data, "--accelerator", "cpu");
+        (code, output, error) = Support.Cli.Run("eval", "--checkpoint", Path.Combine(run, RunFiles.ModelFile), "--data-dir", data, "--per-class", "--accelerator", "cpu");
         Assert.True(code == 0, error);
         Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"accuracy {last.TestAccuracy:F4} on 15 folder test images"), output, StringComparison.Ordinal);
+        var perClass = output.Split('\n').Where(l => l.StartsWith("  ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(["circle", "square", "triangle"], perClass.Select(l => l.Trim().Split(':')[0]));
+        Assert.All(perClass, l => Assert.EndsWith(" of 5", l, StringComparison.Ordinal));
+        double mean = perClass.Average(l => double.Parse(l.Split(':')[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture));
+        Assert.Equal(last.TestAccuracy, mean, 3);
 
         var images = Directory.GetFiles(Path.Combine(data, "test"), "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();
         (code, output, error) = Support.Cli.Run(["predict", "--checkpoint", Path.Combine(run, RunFiles.ModelFile), "--json", "--accelerator", "cpu", .. images]);
