@@ -106,13 +106,37 @@ internal static class TrainCommand
     {
         using var communicator = Communicators.Open(placement.Mode);
         bool root = communicator.Rank == 0;
+
+        // What every rank decides alike from its arguments and the rank count, before anything is allocated: rank 0
+        // reports it (one line, exit 2), the others exit 2 in silence; no rank needs to abort the job.
         try
         {
             if (resumedState is { } state)
             {
+                CheckRanks(state, config, communicator.Size, directory, TextWriter.Null);
+                config.CheckRanks(communicator.Size);
                 CheckRanks(state, config, communicator.Size, directory, root ? output : TextWriter.Null);
             }
-            else
+
+            config.CheckRanks(communicator.Size);
+        }
+        catch (ConfigurationException e) when (communicator.Size > 1)
+        {
+            // Every rank fails alike: rank 0 prints the one line, then all leave together (a rank leaving first with a
+            // non-zero code would have mpirun end rank 0 before it printed).
+            if (root)
+            {
+                Console.Error.WriteLine($"gpunet: {Program.OneLine(e.Message)}");
+                Console.Error.Flush();
+            }
+
+            communicator.Barrier();
+            return Program.UsageError;
+        }
+
+        try
+        {
+            if (resumedState is null)
             {
                 PrepareOutputOnRoot(directory, force, communicator);
             }
@@ -188,14 +212,24 @@ internal static class TrainCommand
 
             return 0;
         }
-        catch (Exception e) when (communicator.Size > 1 && e is not OutOfMemoryException)
+        catch (Exception e) when (communicator.Size > 1 && AbortJob(e, communicator))
         {
-            // Another rank may be waiting in a collective for this one: end the whole job, with this error's exit code.
-            int code = e is ConfigurationException ? Program.UsageError : Program.Failure;
-            Console.Error.WriteLine($"gpunet (rank {communicator.Rank} of {communicator.Size}): {Program.OneLine(e.Message)}");
-            communicator.Abort(code);
+            // Not reached: AbortJob ends the process.
             throw;
         }
+    }
+
+    /// <summary>
+    /// Another rank may be waiting in a collective for this one: end the whole job with this error's exit code. Called
+    /// from an exception filter, so it runs before the stack unwinds, that is before any disposal (the device, NCCL's
+    /// communicator) that could block; for every exception type, out-of-memory included.
+    /// </summary>
+    private static bool AbortJob(Exception e, ICommunicator communicator)
+    {
+        int code = e is ConfigurationException ? Program.UsageError : Program.Failure;
+        Console.Error.WriteLine($"gpunet (rank {communicator.Rank} of {communicator.Size}): {Program.OneLine(e.Message)}");
+        communicator.Abort(code);
+        return true;
     }
 
     /// <summary>Rank 0 creates and checks the run directory; every rank learns whether it could, so all stop together.</summary>

@@ -220,6 +220,41 @@ public sealed class TrainingOverMpiTests(ITestOutputHelper log)
         Assert.Equal(4, Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName)).State.Ranks);
     }
 
+    /// <summary>
+    /// A BatchNorm model whose global batch leaves one image per rank is refused before training, as a usage error: exit
+    /// 2, the reason once (rank 0 prints it), no MPI_ABORT; the same when a resume under more ranks would leave one.
+    /// </summary>
+    [Fact]
+    public void OneImagePerRankForBatchNormIsAUsageErrorBeforeAnythingIsAllocated()
+    {
+        MpiRun.SkipUnlessOpenMpi();
+        string dir = Out();
+        var (code, output) = Ranks(2, "--batch-norm", "--batch-size", "2", "--out", dir);
+        Assert.Equal(2, code);
+        const string reason = "BatchNorm needs at least 2 images per rank, but --batch-size 2 over 2 ranks gives 1; use --batch-size 4 or more";
+        Assert.Single(output.Split('\n'), line => line.Contains(reason, StringComparison.Ordinal));
+        Assert.DoesNotContain("MPI_ABORT", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("training ", output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir));
+
+        // A one-process run of batch 4, interrupted after its first step, then resumed on 4 ranks: 1 image each.
+        string stopped = Out();
+        Directory.CreateDirectory(stopped);
+        var config = new GpuNet.Engine.Runs.TrainConfig { Hidden = [8], BatchNorm = true, BatchSize = 4, Steps = 10, EvalEvery = 10, Accelerator = GpuNet.Engine.AcceleratorKind.Cpu };
+        using (var device = GpuNet.Engine.Device.Open(GpuNet.Engine.AcceleratorKind.Cpu))
+        {
+            var data = GpuNet.Engine.Data.DataSets.Load(GpuNet.Engine.Data.DatasetKind.FashionMnist, null);
+            Assert.Throws<TrainingInterruptedException>(() => Trainer.Run(config, data, device, stopped, cancel: new CancellationToken(canceled: true)));
+        }
+
+        Assert.Equal(1, Checkpoint.Read(Path.Combine(stopped, Checkpoint.FileName)).State.Step);
+        (code, output) = Ranks(4, "--resume", stopped);
+        Assert.Equal(2, code);
+        Assert.Single(output.Split('\n'), line => line.Contains("--batch-size 4 over 4 ranks gives 1", StringComparison.Ordinal));
+        Assert.DoesNotContain("MPI_ABORT", output, StringComparison.Ordinal);
+        Assert.Equal(1, Checkpoint.Read(Path.Combine(stopped, Checkpoint.FileName)).State.Step);
+    }
+
     /// <summary>SIGTERM to every rank; they stop together with exit 143.</summary>
     private void StopRanks(MpiRun run)
     {

@@ -352,9 +352,32 @@ public sealed record TrainConfig
             throw new ConfigurationException($"--label-smoothing must be in [0, 1), got {LabelSmoothing}.");
         }
 
-        if ((BatchNorm || Builtin == BuiltinModel.Vgg || (Network?.Contains(LayerKind.BatchNorm) ?? false)) && BatchSize < 2)
+        if (HasBatchNorm && BatchSize < 2)
         {
             throw new ConfigurationException("--batch-norm needs --batch-size of at least 2 (batch statistics of one sample are undefined).");
+        }
+    }
+
+    /// <summary>Whether the model has BatchNorm (its batch statistics need at least 2 samples per rank).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool HasBatchNorm => BatchNorm || Builtin == BuiltinModel.Vgg || (Network?.Contains(LayerKind.BatchNorm) ?? false);
+
+    /// <summary>
+    /// Throws a <see cref="ConfigurationException"/> when the global batch cannot be shared by <paramref name="ranks"/>
+    /// data-parallel ranks: it must divide, and a model with BatchNorm needs at least 2 images on each rank. Every rank
+    /// reaches the same verdict, before anything is allocated or exchanged.
+    /// </summary>
+    public void CheckRanks(int ranks)
+    {
+        if (BatchSize % ranks != 0)
+        {
+            throw new ConfigurationException($"--batch-size {BatchSize} is the global batch and must divide by the {ranks} ranks.");
+        }
+
+        if (HasBatchNorm && BatchSize / ranks < 2)
+        {
+            throw new ConfigurationException(
+                $"BatchNorm needs at least 2 images per rank, but --batch-size {BatchSize} over {ranks} ranks gives {BatchSize / ranks}; use --batch-size {2 * ranks} or more (batch statistics of one sample are undefined).");
         }
     }
 

@@ -35,10 +35,7 @@ public sealed class TrainingSession : IDisposable
         Data = data;
         Device = device;
         Parallel = parallel ?? DataParallel.OneProcess;
-        if (config.BatchSize % Parallel.Size != 0)
-        {
-            throw new ConfigurationException($"--batch-size {config.BatchSize} is the global batch and must divide by the {Parallel.Size} ranks.");
-        }
+        config.CheckRanks(Parallel.Size);
 
         // --val-split holds a fixed share of the training set out; the preprocessing and the data order see only the rest.
         var (train, validation) = config.ValSplit > 0 ? data.Train.SplitOff(config.ValSplit) : (data.Train, null);
