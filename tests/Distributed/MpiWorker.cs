@@ -59,6 +59,7 @@ internal static class MpiWorker
         var mpi = Assert.IsType<MpiCommunicator>(communicator);
         int rank = communicator.Rank, size = communicator.Size;
         Assert.Equal("mpi", communicator.Backend);
+        Assert.Equal(OpenMpiLibrary.ThreadMultiple, MpiCommunicator.ThreadLevel);
         Assert.Equal(2, size);
         Assert.Equal(launch.Rank, rank);
         Assert.Equal(int.Parse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_RANK")!), communicator.LocalRank);

@@ -24,6 +24,9 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     private static int openCount;
     private static bool initializedHere;
 
+    /// <summary>The thread level MPI_Init_thread granted in this process (0 until this class initialized MPI).</summary>
+    public static int ThreadLevel { get; private set; }
+
     private readonly OpenMpiLibrary mpi;
     private bool disposed;
 
@@ -72,9 +75,17 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             Check(mpi, mpi.Initialized(&flag), "MPI_Initialized");
             if (flag == 0)
             {
+                // Calls are serialized by Gate, but Abort skips it so another thread can end a job stuck in a
+                // collective: that is MPI_THREAD_MULTIPLE, which must be granted.
                 int provided = 0;
-                Check(mpi, mpi.InitThread(null, null, OpenMpiLibrary.ThreadSerialized, &provided), "MPI_Init_thread");
+                Check(mpi, mpi.InitThread(null, null, OpenMpiLibrary.ThreadMultiple, &provided), "MPI_Init_thread");
                 initializedHere = true;
+                ThreadLevel = provided;
+                if (provided < OpenMpiLibrary.ThreadMultiple)
+                {
+                    throw new DistributedException(
+                        $"Open MPI granted thread level {provided} where GpuNet needs MPI_THREAD_MULTIPLE ({OpenMpiLibrary.ThreadMultiple}): its abort may come from another thread than a collective in progress; use an Open MPI built with thread support (Debian's is).");
+                }
             }
 
             Check(mpi, mpi.CommSetErrhandler(mpi.CommWorld, mpi.ErrorsReturn), "MPI_Comm_set_errhandler");

@@ -22,6 +22,9 @@ internal sealed unsafe class OpenMpiLibrary
     /// <summary>mpi.h: <c>enum { MPI_THREAD_SINGLE, MPI_THREAD_FUNNELED, MPI_THREAD_SERIALIZED, MPI_THREAD_MULTIPLE }</c>.</summary>
     public const int ThreadSerialized = 2;
 
+    /// <summary>mpi.h: <c>MPI_THREAD_MULTIPLE</c>.</summary>
+    public const int ThreadMultiple = 3;
+
     /// <summary>mpi.h: <c>MPI_MAX_ERROR_STRING</c> (OPAL_MAX_ERROR_STRING, 256).</summary>
     public const int MaxErrorString = 256;
 
