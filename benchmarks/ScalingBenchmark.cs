@@ -29,7 +29,7 @@ public static class ScalingBenchmark
         }
 
         int steps = quick ? 5 : 30;
-        double one = Measure(model, kind, steps, DataParallel.OneProcess, null);
+        double one = Measure(model, kind, steps, DataParallel.OneProcess, null).ImagesPerSecond;
         var start = new ProcessStartInfo(mpirun) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string arg in (string[])[.. Environment.UserName == "root" ? ["--allow-run-as-root"] : Array.Empty<string>(), "--oversubscribe", "-np",
             ranks.ToString(CultureInfo.InvariantCulture), Path.Combine(AppContext.BaseDirectory, "GpuNet.Benchmarks"), WorkerFlag, model,
@@ -52,12 +52,13 @@ public static class ScalingBenchmark
         }
 
         double many = double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
+        double collectives = double.Parse(line.Split(' ')[2], CultureInfo.InvariantCulture);
         var config = TrainConfig.ForModel(model);
         double msPerStep = config.BatchSize / many * 1e3;
         var row = new BenchRow($"scaling_{model}", $"{ranks}ranks_batch{config.BatchSize}", DeviceSelector.Describe(kind), msPerStep, msPerStep, msPerStep, null, null, many / one);
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"{row}  1 rank {one:F0} images/s, {ranks} ranks {many:F0} images/s ({many / ranks:F0} per rank); ratio = {ranks} ranks / 1 rank"));
+            $"{row}  1 rank {one:F0} images/s, {ranks} ranks {many:F0} images/s ({many / ranks:F0} per rank), {collectives:F2} collectives per step; ratio = {ranks} ranks / 1 rank"));
         return row;
     }
 
@@ -70,10 +71,10 @@ public static class ScalingBenchmark
         using var communicator = Communicators.Open(DistributedMode.Mpi);
         using var device = Device.Open(kind, communicator.LocalRank);
         using var parallel = DataParallel.Create(communicator, device);
-        double imagesPerSecond = Measure(model, kind, steps, parallel, device);
+        var (imagesPerSecond, collectives) = Measure(model, kind, steps, parallel, device);
         if (communicator.Rank == 0)
         {
-            Console.WriteLine(FormattableString.Invariant($"scaling-result {imagesPerSecond}"));
+            Console.WriteLine(FormattableString.Invariant($"scaling-result {imagesPerSecond} {collectives}"));
         }
 
         return 0;
@@ -82,7 +83,8 @@ public static class ScalingBenchmark
     /// <summary>Whether <paramref name="args"/> start the mpirun worker.</summary>
     public static bool IsWorker(string[] args) => args.Length >= 4 && args[0] == WorkerFlag;
 
-    private static double Measure(string model, AcceleratorKind kind, int steps, DataParallel parallel, Device? given)
+    /// <summary>Images/s of <paramref name="steps"/> training steps, and the collectives each made (with the loop's stop agreement).</summary>
+    private static (double ImagesPerSecond, double CollectivesPerStep) Measure(string model, AcceleratorKind kind, int steps, DataParallel parallel, Device? given)
     {
         var config = TrainConfig.ForModel(model) with { Steps = 1_000_000, EvalEvery = 1_000_000 };
         using var owned = given is null ? Device.Open(kind) : null;
@@ -98,9 +100,12 @@ public static class ScalingBenchmark
         device.Synchronize();
         parallel.Communicator.Barrier();
         var watch = Stopwatch.StartNew();
+        long collectives = parallel.Collectives;
         for (int i = 0; i < steps; i++)
         {
+            parallel.OfferStop(0);
             session.Step.Run(++step);
+            _ = parallel.AgreeOnStop(0);
             if (step % session.Step.ReadEvery == 0)
             {
                 device.Synchronize();
@@ -110,6 +115,6 @@ public static class ScalingBenchmark
 
         device.Synchronize();
         parallel.Communicator.Barrier();
-        return (double)steps * config.BatchSize / watch.Elapsed.TotalSeconds;
+        return ((double)steps * config.BatchSize / watch.Elapsed.TotalSeconds, (double)(parallel.Collectives - collectives) / steps);
     }
 }

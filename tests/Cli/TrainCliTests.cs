@@ -37,7 +37,7 @@ public sealed class TrainCliTests
 
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "summary.json")));
         var root = summary.RootElement;
-        foreach (var key in new[] { "model", "dataset", "accelerator", "steps", "final_test_accuracy", "best_test_accuracy", "train_images_per_second", "wall_seconds", "launches_per_step", "host_waits_per_step", "host_waits", "config" })
+        foreach (var key in new[] { "model", "dataset", "accelerator", "steps", "final_test_accuracy", "best_test_accuracy", "train_images_per_second", "wall_seconds", "launches_per_step", "collectives_per_step", "host_waits_per_step", "host_waits", "config" })
         {
             Assert.True(root.TryGetProperty(key, out _), $"summary.json lacks {key}");
         }

@@ -65,6 +65,9 @@ public sealed class TrainingOverMpiTests(ITestOutputHelper log)
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(twoA, "summary.json")));
         Assert.Equal(2, summary.RootElement.GetProperty("ranks").GetInt32());
         Assert.Equal("mpi", summary.RootElement.GetProperty("communication").GetString());
+
+        // One collective a step: the stop agreement rides in the gradient all-reduce.
+        Assert.Equal(1.0, summary.RootElement.GetProperty("collectives_per_step").GetDouble());
         Assert.True(summary.RootElement.GetProperty("train_images_per_second_per_rank").GetDouble() > 0);
     }
 

@@ -29,6 +29,8 @@ public sealed class DataParallel : IDisposable
 {
     private readonly NcclCommunicator? nccl;
     private float[]? hostArena;
+    private int offeredStop;
+    private int? carriedStop;
 
     private DataParallel(ICommunicator communicator, NcclCommunicator? nccl)
     {
@@ -97,6 +99,12 @@ public sealed class DataParallel : IDisposable
     /// <summary>Why NCCL is not used, when it was not.</summary>
     public string? FallbackReason { get; private init; }
 
+    /// <summary>
+    /// Collectives made so far (every all-reduce, broadcast and barrier this class starts, NCCL's included), for the
+    /// count per training step that summary.json reports.
+    /// </summary>
+    public long Collectives { get; private set; }
+
     /// <summary>This rank's first row of a global batch of <paramref name="globalBatch"/> rows.</summary>
     public int FirstRow(int globalBatch) => Rank * (globalBatch / Size);
 
@@ -112,20 +120,44 @@ public sealed class DataParallel : IDisposable
             return;
         }
 
+        Collectives++;
         if (nccl is not null)
         {
             nccl.AllReduceSum(arena.Data);
             return;
         }
 
-        hostArena ??= new float[arena.Length];
+        // Two more floats carry the stop requests offered before the step (counts of 130s and of 143s), so agreeing
+        // on a stop takes no collective of its own.
+        int length = arena.Length;
+        hostArena ??= new float[length + 2];
         reads.WaitForDevice();
-        DeviceCopy.CopyToHost(arena, hostArena);
+        DeviceCopy.CopyToHost(arena, hostArena.AsSpan(0, length));
+        hostArena[length] = offeredStop == InterruptCode ? 1 : 0;
+        hostArena[length + 1] = offeredStop == TerminateCode ? 1 : 0;
         Communicator.AllReduceSum(hostArena);
-        DeviceCopy.CopyFromHost(arena, (ReadOnlySpan<float>)hostArena);
+        carriedStop = hostArena[length + 1] > 0 ? TerminateCode : hostArena[length] > 0 ? InterruptCode : 0;
+        DeviceCopy.CopyFromHost(arena, (ReadOnlySpan<float>)hostArena.AsSpan(0, length));
     }
 
-    /// <summary>The largest of the ranks' <paramref name="code"/>s: a stop request (130, 143) anywhere stops every rank after the same step.</summary>
+    /// <summary>SIGINT's exit code, a stop request.</summary>
+    public const int InterruptCode = 130;
+
+    /// <summary>SIGTERM's exit code, a stop request that wins over SIGINT's.</summary>
+    public const int TerminateCode = 143;
+
+    /// <summary>
+    /// This rank's stop request (0, <see cref="InterruptCode"/> or <see cref="TerminateCode"/>) before a step: on the
+    /// MPI path it rides in the step's gradient all-reduce, which then also gives the agreement.
+    /// </summary>
+    public void OfferStop(int code) => offeredStop = code is InterruptCode or TerminateCode ? code : 0;
+
+    /// <summary>
+    /// After a step: the largest of the ranks' stop codes, so a stop request anywhere stops every rank after the same
+    /// step. On the MPI path it came with the step's gradient all-reduce (the request offered before the step); on the
+    /// NCCL path, or for a code that cannot ride there, it takes a host all-reduce of <paramref name="code"/> (the
+    /// request now).
+    /// </summary>
     public int AgreeOnStop(int code)
     {
         if (Size == 1)
@@ -133,6 +165,14 @@ public sealed class DataParallel : IDisposable
             return code;
         }
 
+        // Every rank takes the same branch: the MPI path carried the agreement, the NCCL path did not.
+        if (carriedStop is { } carried)
+        {
+            carriedStop = null;
+            return carried;
+        }
+
+        Collectives++;
         Span<int> value = [code];
         Communicator.AllReduceMax(value);
         return value[0];
@@ -151,6 +191,7 @@ public sealed class DataParallel : IDisposable
         foreach (var (_, tensor) in model.NamedBuffers)
         {
             var values = tensor.Download();
+            Collectives++;
             Communicator.AllReduceSum(values);
             for (int i = 0; i < values.Length; i++)
             {
@@ -173,6 +214,7 @@ public sealed class DataParallel : IDisposable
         Communicator.AllReduceSum(loss);
         Span<long> counts = [correct, samples];
         Communicator.AllReduceSum(counts);
+        Collectives += 2;
         return (loss[0], counts[0], counts[1]);
     }
 
@@ -201,6 +243,7 @@ public sealed class DataParallel : IDisposable
 
         int h = (int)(hash & int.MaxValue);
         Span<int> maxima = [h, int.MaxValue - h];
+        Collectives++;
         Communicator.AllReduceMax(maxima);
         if (maxima[0] + maxima[1] != int.MaxValue)
         {

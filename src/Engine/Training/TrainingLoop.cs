@@ -27,7 +27,7 @@ internal sealed class TrainingLoop
     private readonly string title, checkpointPath;
     private readonly int firstStep;
     private readonly DataParallel parallel;
-    private long trainImages, appliedUpdates, launchesInSteps, waitsInSteps;
+    private long trainImages, appliedUpdates, launchesInSteps, waitsInSteps, collectivesInSteps;
     private int skipped, bestStep, evaluationsSinceBest, stoppedEarlyAt;
     private (int Epoch, int Offset) samplerAfter;
 
@@ -69,14 +69,18 @@ internal sealed class TrainingLoop
         for (int step = firstStep; step <= config.Steps; step++)
         {
             trainClock.Start();
-            long launches = policy.Launches, waits = device.Reads.Count;
+            long launches = policy.Launches, waits = device.Reads.Count, collectives = parallel.Collectives;
+            parallel.OfferStop(StopRequest(cancel));
             session.Step.Run(step);
             samplerAfter = session.Step.Orders.SamplerAfter(step);
             launchesInSteps += policy.Launches - launches;
             waitsInSteps += device.Reads.Count - waits;
             trainImages += config.BatchSize;
 
-            int stopCode = parallel.AgreeOnStop(cancel.IsCancellationRequested ? options.InterruptCode?.Invoke() ?? 130 : 0);
+            // The ranks agree after the same step: on the MPI path the request offered above rode in the step's
+            // gradient all-reduce; otherwise this is a host all-reduce of the request now.
+            int stopCode = parallel.AgreeOnStop(StopRequest(cancel));
+            collectivesInSteps += parallel.Collectives - collectives;
             bool stopping = stopCode != 0;
             bool evaluate = step % config.EvalEvery == 0 || step == config.Steps;
             bool checkpoint = stopping || step == config.Steps || (config.CheckpointEvery > 0 && step % config.CheckpointEvery == 0);
@@ -119,6 +123,9 @@ internal sealed class TrainingLoop
 
         return Finish();
     }
+
+    /// <summary>This process's stop request: its interrupt's exit code once <paramref name="cancel"/> is signalled, else 0.</summary>
+    private int StopRequest(CancellationToken cancel) => cancel.IsCancellationRequested ? options.InterruptCode?.Invoke() ?? DataParallel.InterruptCode : 0;
 
     /// <summary>A read point: the device's record through <paramref name="step"/>; stops a diverged run (--on-nan stop).</summary>
     private void ReadDevice(int step)
@@ -260,6 +267,7 @@ internal sealed class TrainingLoop
             ["parameters"] = result.ParameterCount,
             ["device_memory_bytes"] = result.DeviceBytes,
             ["launches_per_step"] = Math.Round(result.LaunchesPerStep, 2),
+            ["collectives_per_step"] = Math.Round((double)collectivesInSteps / Math.Max(1, result.Rows[^1].Step - firstStep + 1), 2),
             ["host_waits_per_step"] = Math.Round(result.HostWaitsPerStep, 4),
             ["host_waits"] = result.HostWaits,
             ["config"] = JsonSerializer.SerializeToNode(config, RunJson.Options),
