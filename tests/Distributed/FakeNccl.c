@@ -18,6 +18,8 @@ static struct {
     int64_t sendbuff, recvbuff, count, datatype, op, comm, stream;
     int64_t destroyed;
     int64_t compute; /* when set, ncclAllReduce really does recv[i] = send[i] * nranks for floats */
+    int64_t asyncErrorCalls, abortCalls, aborted;
+    int asyncError; /* what ncclCommGetAsyncError reports */
     char failFunction[64];
     int failCode;
 } record;
@@ -82,6 +84,19 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm) {
     return failure("ncclCommDestroy");
 }
 
+ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t* asyncError) {
+    record.asyncErrorCalls++;
+    record.comm = (int64_t)(intptr_t)comm;
+    *asyncError = record.asyncError;
+    return failure("ncclCommGetAsyncError");
+}
+
+ncclResult_t ncclCommAbort(ncclComm_t comm) {
+    record.abortCalls++;
+    record.aborted = (int64_t)(intptr_t)comm;
+    return failure("ncclCommAbort");
+}
+
 const char* ncclGetErrorString(ncclResult_t result) {
     switch (result) {
     case 0: return "no error";
@@ -100,6 +115,7 @@ int64_t fake_nccl_get(const char* name) {
         {"sendbuff", record.sendbuff}, {"recvbuff", record.recvbuff}, {"count", record.count},
         {"datatype", record.datatype}, {"op", record.op}, {"comm", record.comm}, {"stream", record.stream},
         {"destroyed", record.destroyed}, {"communicator", (int64_t)(intptr_t)&communicatorObject},
+        {"asyncErrorCalls", record.asyncErrorCalls}, {"abortCalls", record.abortCalls}, {"aborted", record.aborted},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (strcmp(fields[i].name, name) == 0) {
@@ -118,6 +134,11 @@ void fake_nccl_init_id(unsigned char* out) {
 void fake_nccl_fail(const char* function, int code) {
     strncpy(record.failFunction, function, sizeof(record.failFunction) - 1);
     record.failCode = code;
+}
+
+/* What ncclCommGetAsyncError reports from now on (a peer lost mid-collective: ncclSystemError, 2). */
+void fake_nccl_async_error(int code) {
+    record.asyncError = code;
 }
 
 void fake_nccl_compute(int on) {

@@ -115,6 +115,41 @@ public sealed class NcclTests
     }
 
     /// <summary>
+    /// An asynchronous error (a peer lost mid-collective) is found by the poll the host makes at its read points: the
+    /// communicator is aborted (ncclCommAbort, so nothing spins on) and one line names the rank and NCCL's text.
+    /// </summary>
+    [Fact]
+    public void AnAsyncErrorAbortsTheCommunicatorAndNamesTheRank()
+    {
+        string path = FakePath;
+        using var host = new BroadcastingHost(rank: 1, size: 2, rootCode: 0, new byte[128]);
+        var nccl = new NcclCommunicator(NcclLibrary.Load(path), host, accelerator: null);
+        nccl.CheckAsyncError();
+        Assert.Equal((1, 0), (Get(path, "asyncErrorCalls"), Get(path, "abortCalls")));
+
+        Export<SetFunction>(path, "fake_nccl_async_error")(2);
+        var error = Assert.Throws<DistributedException>(nccl.CheckAsyncError);
+        Assert.Equal(
+            "NCCL failed on rank 1 of 2: unhandled system error (run with NCCL_DEBUG=INFO for details) (ncclResult_t 2, reported asynchronously); the NCCL communicator was aborted.",
+            error.Message);
+        Assert.Equal(1, Get(path, "abortCalls"));
+        Assert.Equal(Get(path, "communicator"), Get(path, "aborted"));
+
+        // Aborted means gone: no further poll, no destroy, no collective.
+        nccl.CheckAsyncError();
+        nccl.Dispose();
+        Assert.Equal((2, 0), (Get(path, "asyncErrorCalls"), Get(path, "destroyCalls")));
+        Assert.Throws<ObjectDisposedException>(() => nccl.AllReduceSum(devicePointer: 64, count: 1, stream: 0));
+
+        // ncclInProgress is no error.
+        var second = new NcclCommunicator(NcclLibrary.Load(path), host, accelerator: null);
+        Export<SetFunction>(path, "fake_nccl_async_error")(NcclLibrary.InProgress);
+        second.CheckAsyncError();
+        Assert.Equal(1, Get(path, "abortCalls"));
+        second.Dispose();
+    }
+
+    /// <summary>
     /// The address of a view is its buffer's plus its offset (ILGPU's LoadEffectiveAddressAsPtr): on the CPU
     /// accelerator, where that address is host memory, the fake really sums (every rank holding the same values, so
     /// the sum is size times the value), and exactly the view's elements change.

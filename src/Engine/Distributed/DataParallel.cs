@@ -178,6 +178,10 @@ public sealed class DataParallel : IDisposable
         return value[0];
     }
 
+    /// <summary>Throws when NCCL reported an asynchronous error (after aborting its communicator); nothing on the MPI path.</summary>
+    /// <exception cref="DistributedException">NCCL failed on this rank; the message names it.</exception>
+    public void CheckCommunication() => nccl?.CheckAsyncError();
+
     /// <summary>Replaces every BatchNorm running statistic with its mean over the ranks.</summary>
     public void AverageBuffers(Sequential model, DeviceReads reads)
     {

@@ -139,6 +139,42 @@ public sealed unsafe class NcclCommunicator : IDisposable
         }
     }
 
+    /// <summary>
+    /// Polls NCCL's asynchronous error (ncclCommGetAsyncError): a peer lost in the middle of a collective leaves the
+    /// others spinning in a device kernel, and only this says so. On an error it aborts the communicator
+    /// (ncclCommAbort, which ends the pending operations) and throws; the caller ends the job. The host calls it where it
+    /// reads the device anyway (evaluations, checkpoints, progress, the end).
+    /// </summary>
+    /// <exception cref="DistributedException">NCCL reported an error; the message names the rank and NCCL's text.</exception>
+    public void CheckAsyncError()
+    {
+        if (communicator == 0)
+        {
+            return;
+        }
+
+        int error = NcclLibrary.Success;
+        using (Bind())
+        {
+            Check(nccl.CommGetAsyncError(communicator, &error), "ncclCommGetAsyncError");
+        }
+
+        if (error is NcclLibrary.Success or NcclLibrary.InProgress)
+        {
+            return;
+        }
+
+        nint aborted = communicator;
+        communicator = 0;
+        using (Bind())
+        {
+            _ = nccl.CommAbort(aborted);
+        }
+
+        throw new DistributedException(
+            $"NCCL failed on rank {Rank} of {Size}: {nccl.Describe(error)} (ncclResult_t {error}, reported asynchronously); the NCCL communicator was aborted.");
+    }
+
     /// <summary>The raw address of the view's first element (for CUDA a CUdeviceptr): its buffer's NativePtr plus its offset.</summary>
     internal static nint DevicePointer(ArrayView<float> view) => view.LoadEffectiveAddressAsPtr();
 

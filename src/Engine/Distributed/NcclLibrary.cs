@@ -36,6 +36,9 @@ internal sealed unsafe class NcclLibrary
     /// <summary>nccl.h: <c>ncclSum = 0</c>.</summary>
     public const int Sum = 0;
 
+    /// <summary>nccl.h: <c>ncclInProgress = 7</c> (a non-blocking call still running: no error).</summary>
+    public const int InProgress = 7;
+
     private NcclLibrary(string path, nint handle)
     {
         Path = path;
@@ -45,7 +48,15 @@ internal sealed unsafe class NcclLibrary
         AllReduce = (delegate* unmanaged[Cdecl]<void*, void*, nuint, int, int, nint, nint, int>)Symbol(handle, path, "ncclAllReduce");
         CommDestroy = (delegate* unmanaged[Cdecl]<nint, int>)Symbol(handle, path, "ncclCommDestroy");
         GetErrorString = (delegate* unmanaged[Cdecl]<int, byte*>)Symbol(handle, path, "ncclGetErrorString");
+        CommGetAsyncError = (delegate* unmanaged[Cdecl]<nint, int*, int>)Symbol(handle, path, "ncclCommGetAsyncError");
+        CommAbort = (delegate* unmanaged[Cdecl]<nint, int>)Symbol(handle, path, "ncclCommAbort");
     }
+
+    /// <summary><c>ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t* asyncError)</c>.</summary>
+    public delegate* unmanaged[Cdecl]<nint, int*, int> CommGetAsyncError { get; }
+
+    /// <summary><c>ncclResult_t ncclCommAbort(ncclComm_t comm)</c>: frees the communicator, ending its pending operations.</summary>
+    public delegate* unmanaged[Cdecl]<nint, int> CommAbort { get; }
 
     /// <summary>The path or name it was loaded from.</summary>
     public string Path { get; }

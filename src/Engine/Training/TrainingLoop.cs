@@ -131,6 +131,7 @@ internal sealed class TrainingLoop
     private void ReadDevice(int step)
     {
         var report = monitor.Read(step);
+        parallel.CheckCommunication();
         sinceRead.Restart();
         appliedUpdates = report.AppliedUpdates;
         skipped = report.SkippedSteps;
