@@ -1,5 +1,4 @@
 using GpuNet.Kernels;
-using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using Device = GpuNet.Engine.Device;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using GpuNet.Engine.Layers;
 using GpuNet.Engine.Models;
 using GpuNet.Kernels;
 using Device = GpuNet.Engine.Device;

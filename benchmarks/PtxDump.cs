@@ -1,7 +1,6 @@
 using System.Globalization;
 using GpuNet.Kernels;
 using ILGPU;
-using ILGPU.Backends;
 using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
 using ILGPU.Runtime;

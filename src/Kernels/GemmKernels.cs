@@ -21,7 +21,6 @@ using ILGPU.Backends.PTX;
 using ILGPU.IR;
 using ILGPU.IR.Intrinsics;
 using ILGPU.IR.Values;
-using ILGPU.Runtime;
 
 namespace GpuNet.Kernels;
 

@@ -6,7 +6,6 @@ using GpuNet.Engine.Models;
 using GpuNet.Engine.Onnx;
 using GpuNet.Engine.Optim;
 using GpuNet.Engine.Training;
-using GpuNet.Kernels;
 using GpuNet.Tests.Support;
 using ILGPU.Runtime;
 using Microsoft.ML.OnnxRuntime;

@@ -3,7 +3,6 @@ using GpuNet.Engine.Data;
 using GpuNet.Engine.Distributed;
 using GpuNet.Engine.Models;
 using GpuNet.Engine.Optim;
-using GpuNet.Engine.Runs;
 
 namespace GpuNet.Tests.Engine;
 

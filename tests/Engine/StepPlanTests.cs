@@ -1,5 +1,4 @@
 using GpuNet.Engine.Models;
-using GpuNet.Engine.Runs;
 using GpuNet.Engine.Training;
 using GpuNet.Kernels;
 

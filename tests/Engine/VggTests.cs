@@ -1,4 +1,3 @@
-using GpuNet.Engine;
 using GpuNet.Engine.Layers;
 using GpuNet.Engine.Models;
 using GpuNet.Kernels;

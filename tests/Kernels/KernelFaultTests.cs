@@ -1,5 +1,4 @@
 using GpuNet.Kernels;
-using GpuNet.Tests.Support;
 using ILGPU.Runtime;
 
 namespace GpuNet.Tests.Kernels;

@@ -1,4 +1,3 @@
-using GpuNet.Kernels;
 using GpuNet.Tests.Support;
 
 namespace GpuNet.Tests.Kernels;

@@ -1,5 +1,4 @@
 using GpuNet.Kernels;
-using ILGPU;
 using ILGPU.Runtime;
 
 namespace GpuNet.Tests.Support;
