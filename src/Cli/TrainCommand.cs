@@ -134,7 +134,7 @@ internal static class TrainCommand
             return Program.UsageError;
         }
 
-        try
+        return RunOrAbort(communicator, () =>
         {
             if (resumedState is null)
             {
@@ -211,23 +211,33 @@ internal static class TrainCommand
             }
 
             return 0;
-        }
-        catch (Exception e) when (communicator.Size > 1 && AbortJob(e, communicator))
+        });
+    }
+
+    /// <summary>
+    /// Runs one rank's part of a job. When it throws on one rank of several, another rank may be waiting in a
+    /// collective for this one, so the whole job is aborted with the error's exit code (2 for a usage error, else 1),
+    /// its one line on <paramref name="error"/> first. The abort is made in an exception filter, so it comes before the
+    /// stack unwinds, that is before any disposal in <paramref name="run"/> that could block (the device, NCCL's
+    /// communicator); for every exception type, out-of-memory included.
+    /// </summary>
+    internal static int RunOrAbort(ICommunicator communicator, Func<int> run, TextWriter? error = null)
+    {
+        try
         {
-            // Not reached: AbortJob ends the process.
+            return run();
+        }
+        catch (Exception e) when (communicator.Size > 1 && AbortJob(e, communicator, error ?? Console.Error))
+        {
+            // Not reached: the abort ends the process.
             throw;
         }
     }
 
-    /// <summary>
-    /// Another rank may be waiting in a collective for this one: end the whole job with this error's exit code. Called
-    /// from an exception filter, so it runs before the stack unwinds, that is before any disposal (the device, NCCL's
-    /// communicator) that could block; for every exception type, out-of-memory included.
-    /// </summary>
-    private static bool AbortJob(Exception e, ICommunicator communicator)
+    private static bool AbortJob(Exception e, ICommunicator communicator, TextWriter error)
     {
         int code = e is ConfigurationException ? Program.UsageError : Program.Failure;
-        Console.Error.WriteLine($"gpunet (rank {communicator.Rank} of {communicator.Size}): {Program.OneLine(e.Message)}");
+        error.WriteLine($"gpunet (rank {communicator.Rank} of {communicator.Size}): {Program.OneLine(e.Message)}");
         communicator.Abort(code);
         return true;
     }
