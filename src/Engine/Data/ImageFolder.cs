@@ -99,9 +99,7 @@ public static class ImageFolder
     /// Where caches go: GPUNET_CACHE, else $XDG_CACHE_HOME/gpunet, else ~/.cache/gpunet (the local application data
     /// folder on Windows).
     /// </summary>
-    public static string CacheFolder() =>
-        Environment.GetEnvironmentVariable("GPUNET_CACHE") is { Length: > 0 } given ? Path.Combine(given, "image-folders")
-        : Path.Combine(UserCache(), "image-folders");
+    public static string CacheFolder() => Path.Combine(UserCache(), "image-folders");
 
     /// <summary>The per-user cache folder (see <see cref="CacheFolder"/>).</summary>
     public static string UserCache() =>
