@@ -10,7 +10,9 @@
 //   on the host in double.
 // Status (int, StepStatus.Length(tensors)): the first and the last step whose check failed, the steps skipped, the
 // applied-update count in two slots by step parity (the update of step s reads slot s % 2 and writes the other, so no
-// thread reads what another writes in the same launch) and, per tensor, the last step it held a non-finite value.
+// thread reads what another writes in the same launch), the two carried counts (flags that rode in the ranks'
+// gradient sum: the check records the sum and puts this rank's next flags in their place) and, per tensor, the last
+// step it held a non-finite value.
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -48,8 +50,14 @@ public static class StepStatus
     /// <summary>The first of the two applied-update counters (by step parity).</summary>
     public const int AppliedUpdates = 3;
 
+    /// <summary>
+    /// The first of the two carried counts: what the last checked step's two carried slots held (each rank's 0 or 1
+    /// summed over the ranks with the gradients), 0 when the check carries nothing.
+    /// </summary>
+    public const int Carried = 5;
+
     /// <summary>The first per-tensor slot: the last step at which tensor t held a non-finite gradient.</summary>
-    public const int TensorSteps = 5;
+    public const int TensorSteps = 7;
 
     /// <summary>Slots for a model of <paramref name="tensors"/> parameter tensors.</summary>
     public static int Length(int tensors) => TensorSteps + tensors;
@@ -64,6 +72,9 @@ public sealed class Optimizers
     private readonly ItemKernel<CheckFiniteOp> checkFinite;
     private readonly ItemKernel<SgdOp> sgd;
     private readonly ItemKernel<AdamOp> adam;
+
+    /// <summary>The carried flags <see cref="CheckFinite"/> records and resets: two.</summary>
+    public const int CarriedFlags = 2;
 
     internal Optimizers(Accelerator accelerator, LaunchPolicy policy)
     {
@@ -81,6 +92,9 @@ public sealed class Optimizers
     /// <paramref name="stepMark"/> (one value, or none) is set to the step when it fails, so a per-step record on the
     /// device says which steps were bad, and <paramref name="lossRecord"/> (one value, or none) receives the loss. Every
     /// writer of a slot writes the same value, so the result does not depend on the order of the threads.
+    /// <paramref name="carried"/> (two values after the loss in the reduction arena, or none; only with a loss) holds two
+    /// flags summed over the ranks with the gradients: their sums go to <see cref="StepStatus.Carried"/> and this rank's
+    /// next flags (bit i of <paramref name="nextFlags"/> into value i, 1 or 0) take their place, for the next sum.
     /// </summary>
     public void CheckFinite(
         TensorView<int> status,
@@ -90,7 +104,9 @@ public sealed class Optimizers
         TensorView<int> stepMark,
         int step,
         NonFiniteAction action,
-        TensorView<float> lossRecord = default)
+        TensorView<float> lossRecord = default,
+        TensorView<float> carried = default,
+        int nextFlags = 0)
     {
         Check.Rank(offsets, 1, nameof(offsets));
         int tensors = offsets.Length - 1;
@@ -105,8 +121,14 @@ public sealed class Optimizers
                 $"loss has shape {loss.Shape}, stepMark {stepMark.Shape} and lossRecord {lossRecord.Shape}; each is one value or none, the record only with a loss.", nameof(loss));
         }
 
+        if (carried.Length is not (0 or CarriedFlags) || (carried.Length > 0 && loss.Length == 0))
+        {
+            throw new ArgumentException($"carried has shape {carried.Shape}; it is {CarriedFlags} values, with a loss, or none.", nameof(carried));
+        }
+
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
-        var op = new CheckFiniteOp(gradients.Data, loss.Data, status.Data, offsets.Data, stepMark.Data, lossRecord.Data, tensors, step, (int)action);
+        var op = new CheckFiniteOp(
+            gradients.Data, loss.Data, status.Data, offsets.Data, stepMark.Data, lossRecord.Data, carried.Data, nextFlags, tensors, step, (int)action);
         checkFinite.Launch(op, gradients.Length + loss.Length);
     }
 
@@ -203,6 +225,8 @@ public sealed class Optimizers
         ArrayView<int> Offsets,
         ArrayView<int> StepMark,
         ArrayView<float> LossRecord,
+        ArrayView<float> Carried,
+        int NextFlags,
         int Tensors,
         int Step,
         int Action) : IItemOp
@@ -214,6 +238,15 @@ public sealed class Optimizers
             if (isLoss && LossRecord.Length > 0)
             {
                 LossRecord[0] = v;
+            }
+
+            // One thread (the loss's) records the carried sums and puts this rank's next flags in their place.
+            if (isLoss && Carried.Length > 0)
+            {
+                Status[StepStatus.Carried] = (int)Carried[0];
+                Status[StepStatus.Carried + 1] = (int)Carried[1];
+                Carried[0] = NextFlags & 1;
+                Carried[1] = (NextFlags >> 1) & 1;
             }
 
             if (float.IsFinite(v))

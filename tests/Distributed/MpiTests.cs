@@ -81,4 +81,20 @@ public sealed class MpiTests(ITestOutputHelper output)
         Assert.True(stops.Count == 2, $"both ranks should have stopped:\n{run.Output}");
         Assert.Single(stops.Select(line => line.Split(' ')[^1]).Distinct());
     }
+
+    /// <summary>
+    /// The NCCL path's stop agreement and single collective, with MPI standing in for NCCL on the CPU accelerator (see
+    /// <see cref="MpiWorker"/>'s device-path): the same bits as the MPI path, and a stop on one rank stops both at the
+    /// same read point.
+    /// </summary>
+    [Fact]
+    public void TheDevicePathTrainsTheMpiPathsBitsAndStopsEveryRankAtTheSameReadPoint()
+    {
+        using var run = MpiRun.Start(2, "device-path", SyntheticData.NewDirectory());
+        int code = run.WaitForExit();
+        output.WriteLine(run.Output);
+        Assert.True(code == 0, $"mpirun exited with {code}:\n{run.Output}");
+        Assert.Contains("rank 0 of 2: device-path ok", run.Output, StringComparison.Ordinal);
+        Assert.Contains("rank 1 of 2: device-path ok", run.Output, StringComparison.Ordinal);
+    }
 }

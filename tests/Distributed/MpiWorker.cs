@@ -1,6 +1,15 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using GpuNet.Engine;
+using GpuNet.Engine.Checkpoints;
+using GpuNet.Engine.Data;
 using GpuNet.Engine.Distributed;
+using GpuNet.Engine.Runs;
+using GpuNet.Engine.Training;
+using GpuNet.Tests.Support;
+using ILGPU;
+using ILGPU.Runtime;
+using Device = GpuNet.Engine.Device;
 
 namespace GpuNet.Tests.Distributed;
 
@@ -38,6 +47,9 @@ internal static class MpiWorker
                     return 0;
                 case "stop-on-sigterm":
                     return StopTogetherOnSigterm();
+                case "device-path":
+                    DevicePath(args[1]);
+                    return 0;
                 default:
                     Console.Error.WriteLine($"unknown MPI worker '{name}'");
                     return 2;
@@ -228,6 +240,154 @@ internal static class MpiWorker
                 communicator.Dispose();
                 return 143;
             }
+        }
+    }
+
+    /// <summary>
+    /// The NCCL path's logic without NCCL: <see cref="DataParallel.OnDevice"/> over a reduction that sums the CPU
+    /// accelerator's memory through MPI, so the host learns nothing from the sum. It trains the bits the MPI path trains
+    /// with one collective per step, and a stop request on rank 1 alone (after step 5) stops both ranks after the same
+    /// step: the first read point after it, where the MPI path stops after the very next step (6).
+    /// </summary>
+    private static void DevicePath(string scratch)
+    {
+        using var communicator = MpiCommunicator.Open();
+        try
+        {
+            DevicePath(communicator, scratch);
+        }
+        catch (Exception e)
+        {
+            // Not through the disposal, whose MPI_Finalize would wait for the other rank.
+            Console.Error.WriteLine($"MPI worker device-path failed on rank {communicator.Rank}: {e}");
+            Console.Error.Flush();
+            communicator.Abort(1);
+        }
+    }
+
+    private static void DevicePath(MpiCommunicator communicator, string scratch)
+    {
+        int rank = communicator.Rank;
+        string data = SyntheticData.WriteMnistLike(400, 100, seed: 5);
+        var config = new TrainConfig
+        {
+            Dataset = DatasetKind.Mnist,
+            DataDir = data,
+            Hidden = [16],
+            Momentum = 0.9,
+            LearningRate = 1e-2,
+            BatchSize = 20,
+            Steps = 40,
+            EvalEvery = 20,
+            Accelerator = AcceleratorKind.Cpu,
+        };
+        var dataset = DataSets.Load(DatasetKind.Mnist, data);
+        using var device = Device.Open(AcceleratorKind.Cpu);
+        string Dir(string name) => Directory.CreateDirectory(Path.Combine(scratch, name)).FullName;
+
+        using (var mpi = DataParallel.Create(communicator, device))
+        {
+            Assert.Equal(Communication.Mpi, mpi.Method);
+            Trainer.Run(config, dataset, device, Dir("mpi"), options: new TrainerOptions(Parallel: mpi));
+        }
+
+        using (var onDevice = DataParallel.OnDevice(communicator, new HostMemorySum(communicator)))
+        {
+            Assert.Equal(Communication.Nccl, onDevice.Method);
+            Trainer.Run(config, dataset, device, Dir("device"), options: new TrainerOptions(Parallel: onDevice));
+        }
+
+        if (rank == 0)
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(Dir("mpi"), "model.safetensors")), File.ReadAllBytes(Path.Combine(Dir("device"), "model.safetensors")));
+            string Losses(string dir) => string.Join(';', RunFiles.ParseMetrics(File.ReadAllText(Path.Combine(dir, "metrics.csv"))).Select(r => FormattableString.Invariant($"{r.Step},{r.TrainLoss:R},{r.TestLoss:R}")));
+            Assert.Equal(Losses(Dir("mpi")), Losses(Dir("device")));
+            foreach (string name in new[] { "mpi", "device" })
+            {
+                using var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir(name), "summary.json")));
+                Assert.Equal(1.0, summary.RootElement.GetProperty("collectives_per_step").GetDouble());
+            }
+        }
+
+        int mpiStop = StopOnRankOne(communicator, config, dataset, device, DataParallel.Create(communicator, device), Dir("mpi-stop"));
+        int deviceStop = StopOnRankOne(communicator, config, dataset, device, DataParallel.OnDevice(communicator, new HostMemorySum(communicator)), Dir("device-stop"));
+        Assert.Equal(6, mpiStop);
+        Assert.Equal(20, deviceStop);
+        Console.WriteLine($"rank {rank} of {communicator.Size}: device-path ok (stopped after step {mpiStop} by MPI, {deviceStop} on the device path)");
+    }
+
+    /// <summary>Trains with rank 1 asked to stop after step 5; returns the step every rank stopped after (asserted equal).</summary>
+    private static int StopOnRankOne(MpiCommunicator communicator, TrainConfig config, Dataset dataset, Device device, DataParallel parallel, string dir)
+    {
+        using var owned = parallel;
+        using var cancel = new CancellationTokenSource();
+        var observer = communicator.Rank == 1 ? new CancelAfter(5, cancel) : null;
+        var stopped = Assert.Throws<TrainingInterruptedException>(() => Trainer.Run(config, dataset, device, dir, observer, options: new TrainerOptions(Parallel: parallel), cancel: cancel.Token));
+        Assert.Equal(DataParallel.InterruptCode, stopped.ExitCode);
+        int step = int.Parse(System.Text.RegularExpressions.Regex.Match(stopped.Message, @"after step (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
+        Span<int> extremes = [step, -step];
+        communicator.AllReduceMax(extremes);
+        Assert.True(extremes[0] == -extremes[1], $"rank {communicator.Rank} stopped after step {step}, another after {(extremes[0] == step ? -extremes[1] : extremes[0])}");
+        if (communicator.Rank == 0)
+        {
+            Assert.Equal(step, Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName)).State.Step);
+        }
+
+        communicator.Barrier();
+        return step;
+    }
+
+    /// <summary>Cancels <paramref name="cancel"/> once step <paramref name="step"/> has been handed to the device.</summary>
+    private sealed class CancelAfter(int step, CancellationTokenSource cancel) : ITrainingObserver
+    {
+        public void Started(TrainConfig config, string accelerator, long parameters, long deviceBytes, int firstStep)
+        {
+        }
+
+        public void Step(int step1, int steps, double imagesPerSecond, double elapsedSeconds)
+        {
+            if (step1 == step)
+            {
+                cancel.Cancel();
+            }
+        }
+
+        public void Evaluated(MetricsRow row, int steps)
+        {
+        }
+
+        public void Skipped(int step1, string reason)
+        {
+        }
+    }
+
+    /// <summary>
+    /// A device reduction that sums the CPU accelerator's memory through MPI (host memory), standing in for NCCL: the
+    /// training loop treats it as the NCCL path and learns nothing from the sum on the host.
+    /// </summary>
+    private sealed class HostMemorySum(ICommunicator host) : IDeviceReduction
+    {
+        public string Name => "MPI over the CPU accelerator's memory";
+
+        public void AllReduceSum(ArrayView<float> buffer)
+        {
+            // Pinned: the copies may run after the call returns, and the GC must not move the array meanwhile.
+            var values = GC.AllocateUninitializedArray<float>((int)buffer.Length, pinned: true);
+            var accelerator = buffer.GetAccelerator();
+            accelerator.Synchronize();
+            buffer.CopyToCPU(ref values[0], values.Length);
+            accelerator.Synchronize();
+            host.AllReduceSum(values);
+            buffer.CopyFromCPU(ref values[0], values.Length);
+            accelerator.Synchronize();
+        }
+
+        public void CheckAsyncError()
+        {
+        }
+
+        public void Dispose()
+        {
         }
     }
 }

@@ -150,6 +150,36 @@ public sealed class OptimizerTests
         }
     });
 
+    /// <summary>
+    /// The carried flags (what the ranks' sum brought, after the loss): the check records their sums in the status and
+    /// leaves this rank's next flags in their place, whether the step is good or bad, and touches nothing else.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Accelerators))]
+    public void CheckFiniteRecordsTheCarriedSumsAndLeavesTheNextFlags(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>
+    {
+        int[] offsets = [0, 40, 100];
+        foreach (var (summed, next, lossValue) in new[] { ((3f, 0f), 1, 1.5f), ((0f, 2f), 2, float.NaN), ((5f, 4f), 0, 0.25f), ((0f, 0f), 3, 2f) })
+        {
+            var values = Numerics.Normal(new Random(3), 100, std: 1.0);
+            var status = Status(buffers, 2);
+            var loss = buffers.Upload([lossValue], 1);
+            var carried = buffers.Upload([summed.Item1, summed.Item2], 2);
+            var gradients = buffers.Upload(values, 100);
+            library.Optimizers.CheckFinite(status, gradients, buffers.Upload(offsets, 3), loss, default, 4, NonFiniteAction.Skip, carried: carried, nextFlags: next);
+            var s = buffers.Read(status);
+            string what = $"sums {summed}, next {next} on {accelerator}";
+            Assert.True(s[StepStatus.Carried] == (int)summed.Item1 && s[StepStatus.Carried + 1] == (int)summed.Item2, what);
+            Assert.Equal(new[] { (float)(next & 1), (float)((next >> 1) & 1) }, buffers.Read(carried));
+            Assert.Equal(values, buffers.Read(gradients));
+            Assert.Equal(float.IsNaN(lossValue) ? 4 : 0, s[StepStatus.LastBadStep]);
+        }
+
+        var arguments = Assert.Throws<ArgumentException>(() => library.Optimizers.CheckFinite(
+            Status(buffers, 1), buffers.Upload(new float[4], 4), buffers.Upload([0, 4], 2), default, default, 1, NonFiniteAction.Stop, carried: buffers.Upload(new float[2], 2)));
+        Assert.Contains("carried", arguments.Message, StringComparison.Ordinal);
+    });
+
     [Theory]
     [MemberData(nameof(Accelerators))]
     public void ABadStepIsWithheldOnTheDeviceSkippedOrFrozen(string accelerator) => Support.Accelerators.Run(accelerator, (library, buffers) =>

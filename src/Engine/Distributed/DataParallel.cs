@@ -1,6 +1,9 @@
 // Data parallelism over N ranks (one process per device): every rank holds the whole model, takes its contiguous
 // slice of each global batch, and after backward the ranks sum their reduction arenas (every gradient, scaled by
-// 1 / global batch, and the batch loss sum) in one all-reduce: NCCL between CUDA devices, else MPI through host memory.
+// 1 / global batch, the batch loss sum and two carried stop flags) in one all-reduce: NCCL between CUDA devices, else
+// MPI through host memory. That sum is the step's only collective: a stop request rides in it (MPI: the host reads the
+// sum and every rank stops after the same step; NCCL: the device records the sum and every rank stops at the same
+// next read point).
 // Every rank then checks and applies the same values, so the parameters stay identical (checked at evaluations).
 // BatchNorm keeps per-rank batch statistics; its running statistics are averaged across ranks before evaluation and
 // saving. Evaluation splits the test set across ranks and sums the losses and correct counts.
@@ -27,16 +30,22 @@ public enum Communication
 /// <summary>How the ranks of a data-parallel run communicate, and what they agree on.</summary>
 public sealed class DataParallel : IDisposable
 {
-    private readonly NcclCommunicator? nccl;
+    private readonly IDeviceReduction? onDevice;
     private float[]? hostArena;
     private int offeredStop;
     private int? carriedStop;
 
-    private DataParallel(ICommunicator communicator, NcclCommunicator? nccl)
+    private DataParallel(ICommunicator communicator, IDeviceReduction? onDevice)
     {
         Communicator = communicator;
-        this.nccl = nccl;
+        this.onDevice = onDevice;
     }
+
+    /// <summary>
+    /// The device path over <paramref name="reduction"/> (which this instance then owns): what NCCL does, for a
+    /// reduction that is not NCCL.
+    /// </summary>
+    internal static DataParallel OnDevice(ICommunicator communicator, IDeviceReduction reduction) => new(communicator, reduction);
 
     /// <summary>One process: nothing is communicated.</summary>
     public static DataParallel OneProcess { get; } = new(new SingleProcess(), null);
@@ -51,10 +60,10 @@ public sealed class DataParallel : IDisposable
     public int Size => Communicator.Size;
 
     /// <summary>How gradients travel: none (one process), nccl (device to device) or mpi (through host memory).</summary>
-    public Communication Method => Size == 1 ? Communication.None : nccl is not null ? Communication.Nccl : Communication.Mpi;
+    public Communication Method => Size == 1 ? Communication.None : onDevice is not null ? Communication.Nccl : Communication.Mpi;
 
     /// <summary>Where NCCL was loaded from, when it is used.</summary>
-    public string? NcclLibrary => nccl?.LibraryPath;
+    public string? NcclLibrary => onDevice?.Name;
 
     /// <summary>
     /// The communication of a run over <paramref name="communicator"/> on <paramref name="device"/>: NCCL when every rank
@@ -109,8 +118,9 @@ public sealed class DataParallel : IDisposable
     public int FirstRow(int globalBatch) => Rank * (globalBatch / Size);
 
     /// <summary>
-    /// Sums <paramref name="arena"/> over the ranks, in place. NCCL queues it on the device (no wait); MPI waits for the
-    /// device once (counted by <paramref name="reads"/>), sums in host memory and uploads the result.
+    /// Sums <paramref name="arena"/> (a model's <see cref="Sequential.ReductionArena"/>, which ends with the two carried
+    /// flags) over the ranks, in place. NCCL queues it on the device (no wait); MPI waits for the device once (counted by
+    /// <paramref name="reads"/>), sums in host memory and uploads the result.
     /// </summary>
     public void SumArena(TensorView<float> arena, DeviceReads reads)
     {
@@ -121,23 +131,26 @@ public sealed class DataParallel : IDisposable
         }
 
         Collectives++;
-        if (nccl is not null)
+        if (onDevice is not null)
         {
-            nccl.AllReduceSum(arena.Data);
+            // The carried flags hold what the last step's check put there (this rank's request then, see OfferedFlags);
+            // their sum reaches the host at the next read point (StopAtRead).
+            onDevice.AllReduceSum(arena.Data);
             return;
         }
 
-        // Two more floats carry the stop requests offered before the step (counts of 130s and of 143s), so agreeing
-        // on a stop takes no collective of its own.
+        // The host writes the carried flags itself (the request offered before the step), so the agreement on a stop
+        // comes with this sum and takes no collective of its own.
         int length = arena.Length;
-        hostArena ??= new float[length + 2];
+        hostArena ??= new float[length];
         reads.WaitForDevice();
-        DeviceCopy.CopyToHost(arena, hostArena.AsSpan(0, length));
-        hostArena[length] = offeredStop == InterruptCode ? 1 : 0;
-        hostArena[length + 1] = offeredStop == TerminateCode ? 1 : 0;
+        DeviceCopy.CopyToHost(arena, hostArena);
+        int flags = OfferedFlags;
+        hostArena[length - 2] = flags & 1;
+        hostArena[length - 1] = (flags >> 1) & 1;
         Communicator.AllReduceSum(hostArena);
-        carriedStop = hostArena[length + 1] > 0 ? TerminateCode : hostArena[length] > 0 ? InterruptCode : 0;
-        DeviceCopy.CopyFromHost(arena, (ReadOnlySpan<float>)hostArena.AsSpan(0, length));
+        carriedStop = StopCode((int)hostArena[length - 2], (int)hostArena[length - 1]);
+        DeviceCopy.CopyFromHost(arena, (ReadOnlySpan<float>)hostArena);
     }
 
     /// <summary>SIGINT's exit code, a stop request.</summary>
@@ -147,16 +160,25 @@ public sealed class DataParallel : IDisposable
     public const int TerminateCode = 143;
 
     /// <summary>
-    /// This rank's stop request (0, <see cref="InterruptCode"/> or <see cref="TerminateCode"/>) before a step: on the
-    /// MPI path it rides in the step's gradient all-reduce, which then also gives the agreement.
+    /// This rank's stop request (0, <see cref="InterruptCode"/> or <see cref="TerminateCode"/>) before a step: it rides
+    /// in a gradient sum as two carried flags, which then also gives the agreement.
     /// </summary>
     public void OfferStop(int code) => offeredStop = code is InterruptCode or TerminateCode ? code : 0;
 
     /// <summary>
-    /// After a step: the largest of the ranks' stop codes, so a stop request anywhere stops every rank after the same
-    /// step. On the MPI path it came with the step's gradient all-reduce (the request offered before the step); on the
-    /// NCCL path, or for a code that cannot ride there, it takes a host all-reduce of <paramref name="code"/> (the
-    /// request now).
+    /// The offered request as the two carried flags (bit 0: an interrupt, bit 1: a terminate), which a step's
+    /// non-finite check leaves in the arena for the next sum (see <see cref="Optimizers.CheckFinite"/>).
+    /// </summary>
+    public int OfferedFlags => offeredStop switch { InterruptCode => 1, TerminateCode => 2, _ => 0 };
+
+    /// <summary>The agreed stop code of carried flag sums: a terminate anywhere wins, then an interrupt, else 0.</summary>
+    public static int StopCode(int interrupts, int terminates) => terminates > 0 ? TerminateCode : interrupts > 0 ? InterruptCode : 0;
+
+    /// <summary>
+    /// After a step, with no collective: one process stops on its own <paramref name="code"/>; on the MPI path every rank
+    /// gets the largest request offered before the step (it came with the step's gradient sum), so all stop after the
+    /// same step. On the NCCL path the host does not see the sum, so this is 0 and the stop comes at the next read
+    /// point (<see cref="StopAtRead"/>).
     /// </summary>
     public int AgreeOnStop(int code)
     {
@@ -165,22 +187,21 @@ public sealed class DataParallel : IDisposable
             return code;
         }
 
-        // Every rank takes the same branch: the MPI path carried the agreement, the NCCL path did not.
-        if (carriedStop is { } carried)
-        {
-            carriedStop = null;
-            return carried;
-        }
-
-        Collectives++;
-        Span<int> value = [code];
-        Communicator.AllReduceMax(value);
-        return value[0];
+        int carried = carriedStop ?? 0;
+        carriedStop = null;
+        return carried;
     }
+
+    /// <summary>
+    /// At a read point, on the NCCL path: the stop code of the carried flag sums the device recorded for the step just
+    /// read (<paramref name="recorded"/>, the same on every rank, since every rank reads after the same steps); 0 on the
+    /// other paths, which agreed in <see cref="AgreeOnStop"/>.
+    /// </summary>
+    public int StopAtRead(int recorded) => Method == Communication.Nccl ? recorded : 0;
 
     /// <summary>Throws when NCCL reported an asynchronous error (after aborting its communicator); nothing on the MPI path.</summary>
     /// <exception cref="DistributedException">NCCL failed on this rank; the message names it.</exception>
-    public void CheckCommunication() => nccl?.CheckAsyncError();
+    public void CheckCommunication() => onDevice?.CheckAsyncError();
 
     /// <summary>Replaces every BatchNorm running statistic with its mean over the ranks.</summary>
     public void AverageBuffers(Sequential model, DeviceReads reads)
@@ -258,5 +279,5 @@ public sealed class DataParallel : IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose() => nccl?.Dispose();
+    public void Dispose() => onDevice?.Dispose();
 }

@@ -11,7 +11,7 @@ namespace GpuNet.Engine.Distributed;
 /// ncclCommInitRank. Collectives are queued on a CUDA stream (ILGPU's <see cref="CudaStream.StreamPtr"/>) on the raw
 /// device pointer of the view, in place; the host does not wait for them. Dispose to destroy the NCCL communicator.
 /// </summary>
-public sealed unsafe class NcclCommunicator : IDisposable
+public sealed unsafe class NcclCommunicator : IDisposable, IDeviceReduction
 {
     private readonly NcclLibrary nccl;
     private readonly CudaAccelerator? accelerator;
@@ -70,6 +70,9 @@ public sealed unsafe class NcclCommunicator : IDisposable
 
     /// <summary>Where NCCL was loaded from.</summary>
     public string LibraryPath => nccl.Path;
+
+    /// <inheritdoc/>
+    string IDeviceReduction.Name => LibraryPath;
 
     /// <summary>Loads NCCL as <see cref="Create"/> would, without creating a communicator; returns where it was found.</summary>
     /// <exception cref="DistributedException">NCCL is not found or is not NCCL.</exception>

@@ -59,7 +59,7 @@ public sealed class Sequential : IDisposable
         ArenaOffsets = offsets;
         var arena = new Shape((int)length);
         parameterArena = new Tensor<float>(kernels.Accelerator, arena);
-        gradientArena = new Tensor<float>(kernels.Accelerator, new Shape((int)length + 1));
+        gradientArena = new Tensor<float>(kernels.Accelerator, new Shape((int)length + 1 + Optimizers.CarriedFlags));
         arenaOffsets = new Tensor<int>(kernels.Accelerator, new Shape(offsets.Length));
         arenaOffsets.Upload(offsets);
         var initial = new float[length];
@@ -120,11 +120,19 @@ public sealed class Sequential : IDisposable
     /// <summary>Every parameter's gradient, at the same offsets as <see cref="ParameterArena"/>.</summary>
     public TensorView<float> GradientArena => gradientArena.View.Slice(0, ParameterArena.Shape);
 
-    /// <summary>The gradients and, after them, the step's batch loss sum: what data-parallel ranks sum.</summary>
+    /// <summary>
+    /// The gradients and, after them, the step's batch loss sum and the carried flags: what data-parallel ranks sum.
+    /// </summary>
     public TensorView<float> ReductionArena => gradientArena.View;
 
     /// <summary>The batch loss sum's element, after the gradients.</summary>
     public TensorView<float> LossSlot => gradientArena.View.Slice(ParameterArena.Length, new Shape(1));
+
+    /// <summary>
+    /// The two flags after the loss that ride in the ranks' sum (a stop request on the device path; see
+    /// <see cref="Optimizers.CheckFinite"/>), zero until a step's check writes them.
+    /// </summary>
+    public TensorView<float> CarriedSlots => gradientArena.View.Slice(ParameterArena.Length + 1, new Shape(Optimizers.CarriedFlags));
 
     /// <summary>Where parameter t starts in the arenas, then the arenas' length (host copy).</summary>
     public IReadOnlyList<int> ArenaOffsets { get; }

@@ -3,6 +3,7 @@
 // training loss (in step order, in double, so the figures equal a run that read after every step), and reports
 // divergence and skipped steps.
 using System.Globalization;
+using GpuNet.Engine.Distributed;
 using GpuNet.Engine.Layers;
 using GpuNet.Kernels;
 
@@ -17,7 +18,11 @@ namespace GpuNet.Engine.Training;
 /// Under --on-nan stop, the message naming the first bad step, its loss and the first layer whose gradient was not
 /// finite; under skip, the last skipped step's; null when no step since the previous read was bad.
 /// </param>
-public sealed record StepReport(int Step, long AppliedUpdates, int SkippedSteps, int NewlySkipped, string? Divergence);
+/// <param name="StopCode">
+/// The stop request the last step's gradient sum carried (<see cref="DataParallel.StopCode"/> of the recorded flag sums;
+/// 0 for none, and always 0 in one process).
+/// </param>
+public sealed record StepReport(int Step, long AppliedUpdates, int SkippedSteps, int NewlySkipped, string? Divergence, int StopCode = 0);
 
 /// <summary>Reads the device's record of the steps since the last read, and keeps the running training loss.</summary>
 public sealed class StepMonitor
@@ -105,7 +110,8 @@ public sealed class StepMonitor
         int newlySkipped = deviceSkipped - deviceSkippedSeen;
         deviceSkippedSeen = deviceSkipped;
         accountedThrough = through;
-        return new StepReport(through, status[StepStatus.AppliedBefore(through + 1)], skippedBefore + deviceSkipped, newlySkipped, divergence);
+        int stopCode = DataParallel.StopCode(status[StepStatus.Carried], status[StepStatus.Carried + 1]);
+        return new StepReport(through, status[StepStatus.AppliedBefore(through + 1)], skippedBefore + deviceSkipped, newlySkipped, divergence, stopCode);
     }
 
     /// <summary>Returns the mean training loss accounted since the last call (NaN if none) and starts over.</summary>

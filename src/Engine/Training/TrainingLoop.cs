@@ -77,8 +77,9 @@ internal sealed class TrainingLoop
             waitsInSteps += device.Reads.Count - waits;
             trainImages += config.BatchSize;
 
-            // The ranks agree after the same step: on the MPI path the request offered above rode in the step's
-            // gradient all-reduce; otherwise this is a host all-reduce of the request now.
+            // The ranks agree after the same step, with no collective of their own: on the MPI path the request offered
+            // above rode in the step's gradient sum; on the NCCL path it rides there too, and the host learns the sum
+            // at the next read point (below), the same step on every rank.
             int stopCode = parallel.AgreeOnStop(StopRequest(cancel));
             collectivesInSteps += parallel.Collectives - collectives;
             bool stopping = stopCode != 0;
@@ -88,8 +89,12 @@ internal sealed class TrainingLoop
             bool progress = parallel.Size == 1 && options.ProgressReadInterval is { } interval && sinceRead.Elapsed >= interval;
             if (evaluate || checkpoint || progress || step - monitor.AccountedThrough >= session.Step.ReadEvery)
             {
-                ReadDevice(step);
+                var report = ReadDevice(step);
                 session.Step.PrepareOrders(step + 1);
+                if (!stopping && parallel.StopAtRead(report.StopCode) is var recorded and not 0)
+                {
+                    (stopCode, stopping, checkpoint) = (recorded, true, true);
+                }
             }
 
             trainClock.Stop();
@@ -128,7 +133,7 @@ internal sealed class TrainingLoop
     private int StopRequest(CancellationToken cancel) => cancel.IsCancellationRequested ? options.InterruptCode?.Invoke() ?? DataParallel.InterruptCode : 0;
 
     /// <summary>A read point: the device's record through <paramref name="step"/>; stops a diverged run (--on-nan stop).</summary>
-    private void ReadDevice(int step)
+    private StepReport ReadDevice(int step)
     {
         var report = monitor.Read(step);
         parallel.CheckCommunication();
@@ -137,7 +142,7 @@ internal sealed class TrainingLoop
         skipped = report.SkippedSteps;
         if (report.Divergence is not { } reason)
         {
-            return;
+            return report;
         }
 
         if (config.OnNan == NanPolicy.Stop)
@@ -148,6 +153,7 @@ internal sealed class TrainingLoop
         }
 
         observer?.Skipped(step, report.NewlySkipped > 1 ? $"{report.NewlySkipped} steps skipped since the last report; the last: {reason}" : reason);
+        return report;
     }
 
     private void Evaluate(int step)

@@ -2,7 +2,8 @@
 // slice of the global batch, at the step's slot of the orders drawn at the last read point), forward, the fused softmax cross-entropy (its loss sum into the slot after the gradient
 // arena), backward into the gradient arena, the ranks' sum of gradients and loss (data parallel only), one non-finite
 // check over the arena and the loss (which also records the loss in this step's slot of a ring on the device), one
-// optimizer launch over the parameter arena that reads the check's verdict on the device. The host learns what
+// optimizer launch over the parameter arena that reads the check's verdict on the device (data parallel: the check
+// also records the summed stop flags and puts this rank's request in their place). The host learns what
 // happened only when StepMonitor reads the ring and the status (at evaluations, checkpoints, progress intervals and
 // the end). The only wait is MPI's sum through host memory, when several ranks run without NCCL.
 using GpuNet.Engine.Data;
@@ -160,7 +161,9 @@ public sealed class TrainingStep : IDisposable
             BadMarks.View.Slice(slot, new Shape(1)),
             step,
             settings.Action,
-            Losses.View.Slice(slot, new Shape(1)));
+            Losses.View.Slice(slot, new Shape(1)),
+            parallel.Size > 1 ? model.CarriedSlots : default,
+            parallel.OfferedFlags);
         optimizer.Step(step, (float)settings.Schedule.At(step), Status.View, settings.Action);
     }
 
