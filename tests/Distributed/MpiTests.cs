@@ -83,6 +83,24 @@ public sealed class MpiTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// Real ranks: rank 1's run throws while rank 0 blocks in a collective and rank 1's disposal would never return. The
+    /// abort comes before that disposal, so the job ends (the hang guard would fail the test otherwise) with the data
+    /// error's code, 1, and rank 1's one line.
+    /// </summary>
+    [Fact]
+    public void ARankThatThrowsWhileTheOtherBlocksEndsTheJobBeforeItsDisposal()
+    {
+        var clock = Stopwatch.StartNew();
+        using var run = MpiRun.Start(2, "throw-while-blocked");
+        int code = run.WaitForExit();
+        output.WriteLine($"mpirun exited with {code} after {clock.Elapsed.TotalSeconds:F1} s:\n{run.Output}");
+        Assert.True(code == 1, $"mpirun exited with {code}, not the data error's 1:\n{run.Output}");
+        Assert.Contains("gpunet (rank 1 of 2): the training images end early (a test's error)", run.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("disposing", run.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("passed a barrier", run.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// The NCCL path's stop agreement and single collective, with MPI standing in for NCCL on the CPU accelerator (see
     /// <see cref="MpiWorker"/>'s device-path): the same bits as the MPI path, and a stop on one rank stops both at the
     /// same read point.

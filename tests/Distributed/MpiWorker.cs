@@ -47,6 +47,8 @@ internal static class MpiWorker
                     return 0;
                 case "stop-on-sigterm":
                     return StopTogetherOnSigterm();
+                case "throw-while-blocked":
+                    return ThrowWhileTheOtherBlocks();
                 case "device-path":
                     DevicePath(args[1]);
                     return 0;
@@ -240,6 +242,45 @@ internal static class MpiWorker
                 communicator.Dispose();
                 return 143;
             }
+        }
+    }
+
+    /// <summary>
+    /// A rank's run through <see cref="GpuNet.Cli.TrainCommand.RunOrAbort"/> that throws while the other rank blocks in a
+    /// barrier it never joins, and whose disposal would never return: the abort comes from the exception filter, before
+    /// the disposal, so mpirun ends the job with the error's code and the rank's one line.
+    /// </summary>
+    private static int ThrowWhileTheOtherBlocks()
+    {
+        var communicator = MpiCommunicator.Open();
+        int rank = communicator.Rank;
+        communicator.Barrier();
+        return GpuNet.Cli.TrainCommand.RunOrAbort(communicator, () =>
+        {
+            if (rank == 1)
+            {
+                using var stuck = new NeverDisposed();
+                Console.WriteLine("rank 1 throwing");
+                Console.Out.Flush();
+                throw new DataException("the training images end early (a test's error)");
+            }
+
+            Console.WriteLine("rank 0 waiting in a barrier");
+            Console.Out.Flush();
+            communicator.Barrier();
+            Console.WriteLine("rank 0 passed a barrier that rank 1 never entered");
+            return 0;
+        });
+    }
+
+    /// <summary>A disposal that never returns (as a device or NCCL waiting for a lost peer may).</summary>
+    private sealed class NeverDisposed : IDisposable
+    {
+        public void Dispose()
+        {
+            Console.WriteLine("rank 1 disposing (never returns)");
+            Console.Out.Flush();
+            Thread.Sleep(Timeout.Infinite);
         }
     }
 
