@@ -136,9 +136,11 @@ internal static class TrainCommand
 
         return RunOrAbort(communicator, () =>
         {
-            if (resumedState is null)
+            // Steps every rank fails alike or not at all (the run directory is rank 0's alone): they fail together.
+            var error = Console.Error;
+            if (resumedState is null && Together(communicator, () => { if (root) { PrepareOutput(directory, force); } return directory; }, error, out int code) is null)
             {
-                PrepareOutputOnRoot(directory, force, communicator);
+                return code;
             }
 
             if (root && resumedState is { } resumed)
@@ -146,12 +148,22 @@ internal static class TrainCommand
                 output.WriteLine($"resuming {directory} after step {resumed.Step} of {config.Steps}");
             }
 
-            var data = DataSets.Load(config.Dataset, config.DataDir, config.Folder(interactive && root ? ShowReading(output) : null));
+            var data = Together(communicator, () => DataSets.Load(config.Dataset, config.DataDir, config.Folder(interactive && root ? ShowReading(output) : null)), error, out code);
+            if (data is null)
+            {
+                return code;
+            }
+
             if (root && config.Dataset == DatasetKind.Folder)
             {
                 output.WriteLine($"image folder {config.DataDir}: {data.Train.Count} training and {data.Test.Count} test images of {data.SampleShape}, {data.Classes} classes ({string.Join(", ", data.ClassNames.Take(12))}{(data.Classes > 12 ? ", ..." : "")})");
             }
-            using var device = Device.Open(config.Accelerator, communicator.LocalRank);
+            using var device = Together(communicator, () => Device.Open(config.Accelerator, communicator.LocalRank), error, out code);
+            if (device is null)
+            {
+                return code;
+            }
+
             using var parallel = DataParallel.Create(communicator, device, placement.NcclPath);
             if (root && parallel.Size > 1)
             {
@@ -242,33 +254,71 @@ internal static class TrainCommand
         return true;
     }
 
-    /// <summary>Rank 0 creates and checks the run directory; every rank learns whether it could, so all stop together.</summary>
-    private static void PrepareOutputOnRoot(string directory, bool force, ICommunicator communicator)
+    /// <summary>
+    /// A step every rank takes at the same point before training, with nothing collective inside; one collective then
+    /// tells every rank whether any failed with an error GpuNet understands. If one did, all leave together with the
+    /// largest exit code (2 for a usage error, else 1) and no MPI_Abort (so no abort banner from Open MPI): an error
+    /// every rank met alike is printed once, by rank 0, as one process prints it; otherwise each rank that failed prints
+    /// its own line, prefixed with its rank. Returns the step's value, or null with <paramref name="exitCode"/> set (the
+    /// value of a rank that succeeded is disposed). In one process the error is thrown as usual.
+    /// </summary>
+    internal static T? Together<T>(ICommunicator communicator, Func<T> step, TextWriter error, out int exitCode)
+        where T : class
     {
-        Exception? failure = null;
-        if (communicator.Rank == 0)
+        exitCode = 0;
+        GpuNetException? failure = null;
+        T? value = null;
+        try
         {
-            try
-            {
-                PrepareOutput(directory, force);
-            }
-            catch (GpuNetException e)
-            {
-                failure = e;
-            }
+            value = step();
+        }
+        catch (GpuNetException e) when (communicator.Size > 1)
+        {
+            failure = e;
         }
 
-        Span<int> failed = [failure is null ? 0 : 1];
-        communicator.AllReduceMax(failed);
-        if (failure is not null)
+        if (communicator.Size == 1)
         {
-            throw failure;
+            return value;
         }
 
-        if (failed[0] != 0)
+        // Maxima of: the exit code, "some rank succeeded", and a hash of the failed ranks' lines taken two ways, whose
+        // maxima add up to int.MaxValue exactly when every failed rank's line is the same.
+        string line = failure is null ? "" : Program.OneLine(failure.Message);
+        int hash = failure is null ? 0 : LineHash(line);
+        Span<int> maxima = [failure is null ? 0 : failure is ConfigurationException ? Program.UsageError : Program.Failure, failure is null ? 1 : 0, hash, failure is null ? 0 : int.MaxValue - hash];
+        communicator.AllReduceMax(maxima);
+        if (maxima[0] == 0)
         {
-            throw new GpuNetException($"{directory}: rank 0 could not prepare the run directory.");
+            return value;
         }
+
+        bool alike = maxima[1] == 0 && maxima[2] + maxima[3] == int.MaxValue;
+        if (failure is not null && (!alike || communicator.Rank == 0))
+        {
+            error.WriteLine(alike ? $"gpunet: {line}" : $"gpunet (rank {communicator.Rank} of {communicator.Size}): {line}");
+            error.Flush();
+        }
+
+        (value as IDisposable)?.Dispose();
+
+        // Every rank leaves after the lines are out: a rank that exits first with a non-zero code has mpirun end the
+        // others, perhaps before they print.
+        communicator.Barrier();
+        exitCode = maxima[0];
+        return null;
+    }
+
+    /// <summary>FNV-1a of the line's characters, as a non-negative int.</summary>
+    private static int LineHash(string line)
+    {
+        uint hash = 2166136261;
+        foreach (char c in line)
+        {
+            hash = (hash ^ c) * 16777619;
+        }
+
+        return (int)(hash & int.MaxValue);
     }
 
     /// <summary>A checkpoint of an N-rank run resumes under another count only if the global batch still divides; it says so.</summary>

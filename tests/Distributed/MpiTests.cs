@@ -83,6 +83,21 @@ public sealed class MpiTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// Ranks that fail before training leave together, without an abort: the largest exit code, an error every rank met
+    /// alike printed once by rank 0, other errors by each rank that met them (see <see cref="MpiWorker"/>'s together).
+    /// </summary>
+    [Fact]
+    public void RanksThatFailBeforeTrainingAgreeOnTheCodeAndPrintEachDistinctErrorOnce()
+    {
+        using var run = MpiRun.Start(2, "together");
+        int code = run.WaitForExit();
+        output.WriteLine(run.Output);
+        Assert.True(code == 0, $"mpirun exited with {code}:\n{run.Output}");
+        Assert.Contains("rank 0 of 2: together ok", run.Output, StringComparison.Ordinal);
+        Assert.Contains("rank 1 of 2: together ok", run.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// Real ranks: rank 1's run throws while rank 0 blocks in a collective and rank 1's disposal would never return. The
     /// abort comes before that disposal, so the job ends (the hang guard would fail the test otherwise) with the data
     /// error's code, 1, and rank 1's one line.

@@ -47,6 +47,9 @@ internal static class MpiWorker
                     return 0;
                 case "stop-on-sigterm":
                     return StopTogetherOnSigterm();
+                case "together":
+                    Together();
+                    return 0;
                 case "throw-while-blocked":
                     return ThrowWhileTheOtherBlocks();
                 case "device-path":
@@ -243,6 +246,49 @@ internal static class MpiWorker
                 return 143;
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="GpuNet.Cli.TrainCommand.Together"/> with rank-dependent outcomes: nothing failed; one rank failed; every
+    /// rank failed alike; every rank failed differently; a usage error against a data error. Each case checks the exit
+    /// code both ranks agree on, who printed what, and that a succeeding rank's value was disposed.
+    /// </summary>
+    private static void Together()
+    {
+        using var communicator = MpiCommunicator.Open();
+        int rank = communicator.Rank;
+        (string? Value, int Code, string Printed) Run(Func<string> step)
+        {
+            using var error = new StringWriter();
+            string? value = GpuNet.Cli.TrainCommand.Together(communicator, step, error, out int code);
+            return (value, code, error.ToString());
+        }
+
+        Assert.Equal(("fine", 0, ""), Run(() => "fine"));
+
+        var disposed = new Disposable();
+        var one = GpuNet.Cli.TrainCommand.Together<Disposable>(communicator, () => rank == 1 ? throw new DataException("only rank 1 failed") : disposed, TextWriter.Null, out int oneCode);
+        Assert.Null(one);
+        Assert.Equal(1, oneCode);
+        Assert.Equal(rank == 0, disposed.Disposed);
+        Assert.Equal((null, 1, rank == 1 ? "gpunet (rank 1 of 2): only rank 1 failed" + Environment.NewLine : ""), Run(() => rank == 1 ? throw new DataException("only rank 1 failed") : "fine"));
+
+        Assert.Equal((null, 2, rank == 0 ? "gpunet: every rank alike" + Environment.NewLine : ""), Run(() => throw new ConfigurationException("every rank alike")));
+
+        string own = $"gpunet (rank {rank} of 2): rank {rank}'s own" + Environment.NewLine;
+        Assert.Equal((null, 1, own), Run(() => throw new DataException($"rank {rank}'s own")));
+
+        var mixed = Run(() => rank == 0 ? throw new ConfigurationException("a usage error") : throw new DataException("a data error"));
+        Assert.Equal(2, mixed.Code);
+        Assert.StartsWith($"gpunet (rank {rank} of 2): ", mixed.Printed, StringComparison.Ordinal);
+        Console.WriteLine($"rank {rank} of {communicator.Size}: together ok");
+    }
+
+    private sealed class Disposable : IDisposable
+    {
+        public bool Disposed { get; private set; }
+
+        public void Dispose() => Disposed = true;
     }
 
     /// <summary>

@@ -258,6 +258,26 @@ public sealed class TrainingOverMpiTests(ITestOutputHelper log)
         Assert.Equal(1, Checkpoint.Read(Path.Combine(stopped, Checkpoint.FileName)).State.Step);
     }
 
+    /// <summary>
+    /// An error every rank meets alike before training (here the data set's files are missing) is one line, printed once
+    /// as one process prints it, exit 1, with no MPI_ABORT banner and no rank prefix: the ranks agree and leave together.
+    /// </summary>
+    [Fact]
+    public void AnErrorEveryRankMeetsAlikeIsPrintedOnceWithoutAnAbort()
+    {
+        MpiRun.SkipUnlessOpenMpi();
+        string missing = Path.Combine(SyntheticData.NewDirectory(), "no-such-folder");
+        var (singleCode, singleOutput) = Single("--dataset", "mnist", "--data-dir", missing, "--out", Out());
+        Assert.Equal(1, singleCode);
+        string line = singleOutput.Split('\n').Single(l => l.StartsWith("gpunet: ", StringComparison.Ordinal)).TrimEnd('\r');
+
+        var (code, output) = Ranks(2, "--dataset", "mnist", "--data-dir", missing, "--out", Out());
+        Assert.Equal(1, code);
+        Assert.Single(output.Split('\n'), l => l.StartsWith("gpunet", StringComparison.Ordinal));
+        Assert.Contains(line, output, StringComparison.Ordinal);
+        Assert.DoesNotContain("MPI_ABORT", output, StringComparison.Ordinal);
+    }
+
     /// <summary>SIGTERM to every rank; they stop together with exit 143.</summary>
     private void StopRanks(MpiRun run)
     {

@@ -8,8 +8,11 @@ namespace GpuNet.Engine.Distributed;
 /// <summary>
 /// NCCL across the ranks of an MPI run, one CUDA device per rank, for all-reductions of device memory. Rank 0 makes
 /// NCCL's unique id (ncclGetUniqueId), the host communicator broadcasts its 128 bytes, and every rank joins with
-/// ncclCommInitRank. Collectives are queued on a CUDA stream (ILGPU's <see cref="CudaStream.StreamPtr"/>) on the raw
-/// device pointer of the view, in place; the host does not wait for them. Dispose to destroy the NCCL communicator.
+/// ncclCommInitRank. Every NCCL call binds the accelerator's CUDA context first: ILGPU creates its own context per
+/// accelerator (cuCtxCreate, not the device's primary context), and NCCL's communicator and kernels live in it.
+/// Collectives are queued on a CUDA stream (by default the accelerator's default stream, the one every GpuNet kernel
+/// runs on, so they are ordered with the kernels; <see cref="CudaStream.StreamPtr"/>) on the raw device pointer of the
+/// view, in place; the host does not wait for them. Dispose to destroy the NCCL communicator.
 /// </summary>
 public sealed unsafe class NcclCommunicator : IDisposable, IDeviceReduction
 {
