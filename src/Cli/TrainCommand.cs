@@ -108,7 +108,7 @@ internal static class TrainCommand
         bool root = communicator.Rank == 0;
 
         // What every rank decides alike from its arguments and the rank count, before anything is allocated: rank 0
-        // reports it (one line, exit 2), the others exit 2 in silence; no rank needs to abort the job.
+        // reports it (one line), then the job ends with exit 2 (LeaveTogether).
         try
         {
             if (resumedState is { } state)
@@ -131,7 +131,7 @@ internal static class TrainCommand
             }
 
             communicator.Barrier();
-            return Program.UsageError;
+            return LeaveTogether(communicator, Program.UsageError);
         }
 
         return RunOrAbort(communicator, () =>
@@ -140,7 +140,7 @@ internal static class TrainCommand
             var error = Console.Error;
             if (resumedState is null && Together(communicator, () => { if (root) { PrepareOutput(directory, force); } return directory; }, error, out int code) is null)
             {
-                return code;
+                return LeaveTogether(communicator, code);
             }
 
             if (root && resumedState is { } resumed)
@@ -151,7 +151,7 @@ internal static class TrainCommand
             var data = Together(communicator, () => DataSets.Load(config.Dataset, config.DataDir, config.Folder(interactive && root ? ShowReading(output) : null)), error, out code);
             if (data is null)
             {
-                return code;
+                return LeaveTogether(communicator, code);
             }
 
             if (root && config.Dataset == DatasetKind.Folder)
@@ -161,7 +161,7 @@ internal static class TrainCommand
             using var device = Together(communicator, () => Device.Open(config.Accelerator, communicator.LocalRank), error, out code);
             if (device is null)
             {
-                return code;
+                return LeaveTogether(communicator, code);
             }
 
             using var parallel = DataParallel.Create(communicator, device, placement.NcclPath);
@@ -249,15 +249,33 @@ internal static class TrainCommand
     private static bool AbortJob(Exception e, ICommunicator communicator, TextWriter error)
     {
         int code = e is ConfigurationException ? Program.UsageError : Program.Failure;
+        Interrupt.EndingJob();
         error.WriteLine($"gpunet (rank {communicator.Rank} of {communicator.Size}): {Program.OneLine(e.Message)}");
         communicator.Abort(code);
         return true;
     }
 
     /// <summary>
+    /// Ends a job whose ranks have all agreed on <paramref name="exitCode"/> and printed what they had to say (after a
+    /// barrier): every rank aborts the job with that code, Open MPI's own banner silenced
+    /// (<see cref="MpiCommunicator.Abort"/>). Returning it instead would have mpirun add its notice that a process
+    /// exited non-zero. One process returns the code.
+    /// </summary>
+    private static int LeaveTogether(ICommunicator communicator, int exitCode)
+    {
+        if (communicator.Size > 1)
+        {
+            Interrupt.EndingJob();
+            communicator.Abort(exitCode);
+        }
+
+        return exitCode;
+    }
+
+    /// <summary>
     /// A step every rank takes at the same point before training, with nothing collective inside; one collective then
-    /// tells every rank whether any failed with an error GpuNet understands. If one did, all leave together with the
-    /// largest exit code (2 for a usage error, else 1) and no MPI_Abort (so no abort banner from Open MPI): an error
+    /// tells every rank whether any failed with an error GpuNet understands. If one did, every rank gets the largest
+    /// exit code (2 for a usage error, else 1; the caller ends the job with it, <see cref="LeaveTogether"/>): an error
     /// every rank met alike is printed once, by rank 0, as one process prints it; otherwise each rank that failed prints
     /// its own line, prefixed with its rank. Returns the step's value, or null with <paramref name="exitCode"/> set (the
     /// value of a rank that succeeded is disposed). In one process the error is thrown as usual.

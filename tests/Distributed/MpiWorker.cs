@@ -326,7 +326,8 @@ internal static class MpiWorker
         {
             Console.WriteLine("rank 1 disposing (never returns)");
             Console.Out.Flush();
-            Thread.Sleep(Timeout.Infinite);
+            using var never = new ManualResetEventSlim();
+            never.Wait();
         }
     }
 
@@ -408,7 +409,7 @@ internal static class MpiWorker
     {
         using var owned = parallel;
         using var cancel = new CancellationTokenSource();
-        var observer = communicator.Rank == 1 ? new CancelAfter(5, cancel) : null;
+        var observer = communicator.Rank == 1 ? new CancelAt(5, cancel) : null;
         var stopped = Assert.Throws<TrainingInterruptedException>(() => Trainer.Run(config, dataset, device, dir, observer, options: new TrainerOptions(Parallel: parallel), cancel: cancel.Token));
         Assert.Equal(DataParallel.InterruptCode, stopped.ExitCode);
         int step = int.Parse(System.Text.RegularExpressions.Regex.Match(stopped.Message, @"after step (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
@@ -422,30 +423,6 @@ internal static class MpiWorker
 
         communicator.Barrier();
         return step;
-    }
-
-    /// <summary>Cancels <paramref name="cancel"/> once step <paramref name="step"/> has been handed to the device.</summary>
-    private sealed class CancelAfter(int step, CancellationTokenSource cancel) : ITrainingObserver
-    {
-        public void Started(TrainConfig config, string accelerator, long parameters, long deviceBytes, int firstStep)
-        {
-        }
-
-        public void Step(int step1, int steps, double imagesPerSecond, double elapsedSeconds)
-        {
-            if (step1 == step)
-            {
-                cancel.Cancel();
-            }
-        }
-
-        public void Evaluated(MetricsRow row, int steps)
-        {
-        }
-
-        public void Skipped(int step1, string reason)
-        {
-        }
     }
 
     /// <summary>

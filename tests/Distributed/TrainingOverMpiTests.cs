@@ -237,6 +237,7 @@ public sealed class TrainingOverMpiTests(ITestOutputHelper log)
         const string reason = "BatchNorm needs at least 2 images per rank, but --batch-size 2 over 2 ranks gives 1; use --batch-size 4 or more";
         Assert.Single(output.Split('\n'), line => line.Contains(reason, StringComparison.Ordinal));
         Assert.DoesNotContain("MPI_ABORT", output, StringComparison.Ordinal);
+        OnlyLine(output, output.Split('\n').Single(line => line.Contains(reason, StringComparison.Ordinal)));
         Assert.DoesNotContain("training ", output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(dir));
 
@@ -255,6 +256,7 @@ public sealed class TrainingOverMpiTests(ITestOutputHelper log)
         Assert.Equal(2, code);
         Assert.Single(output.Split('\n'), line => line.Contains("--batch-size 4 over 4 ranks gives 1", StringComparison.Ordinal));
         Assert.DoesNotContain("MPI_ABORT", output, StringComparison.Ordinal);
+        OnlyLine(output, output.Split('\n').Single(line => line.Contains("--batch-size 4 over 4 ranks gives 1", StringComparison.Ordinal)));
         Assert.Equal(1, Checkpoint.Read(Path.Combine(stopped, Checkpoint.FileName)).State.Step);
     }
 
@@ -276,6 +278,39 @@ public sealed class TrainingOverMpiTests(ITestOutputHelper log)
         Assert.Single(output.Split('\n'), l => l.StartsWith("gpunet", StringComparison.Ordinal));
         Assert.Contains(line, output, StringComparison.Ordinal);
         Assert.DoesNotContain("MPI_ABORT", output, StringComparison.Ordinal);
+        OnlyLine(output, line);
+    }
+
+    /// <summary>
+    /// An error met during training (here a divergence under --on-nan stop, which every rank meets at the same read
+    /// point) ends the job with exit 1 and the ranks' own prefixed lines, each at most once: no Open MPI abort banner,
+    /// no mpirun notice, and no "stopping after the current step" from a rank that mpirun's SIGTERM reaches while the
+    /// job ends.
+    /// </summary>
+    [Fact]
+    public void AnErrorDuringTrainingEndsTheJobWithTheRanksLinesAndNoBanner()
+    {
+        MpiRun.SkipUnlessOpenMpi();
+        string dir = Out();
+        var (code, output) = Ranks(2, "--lr", "1e9", "--on-nan", "stop", "--steps", "200", "--eval-every", "100", "--out", dir);
+        Assert.Equal(1, code);
+        var lines = output.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+        var errors = lines.Where(l => l.StartsWith("gpunet", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(errors);
+        Assert.All(errors, l => Assert.Matches(@"^gpunet \(rank [01] of 2\): Divergence at step \d+: ", l));
+        Assert.Equal(errors.Count, errors.Distinct().Count());
+        var others = lines.Except(errors).Where(l => !l.StartsWith("data parallel: ", StringComparison.Ordinal) && !l.StartsWith("training ", StringComparison.Ordinal) && !l.StartsWith("step ", StringComparison.Ordinal)).ToList();
+        Assert.True(others.Count == 0, $"the job printed more than its lines:\n{string.Join("\n", others)}");
+    }
+
+    /// <summary>
+    /// Requires that a job printed <paramref name="line"/> and nothing else but blank lines: neither Open MPI's abort
+    /// banner nor mpirun's notice that a process exited non-zero.
+    /// </summary>
+    private static void OnlyLine(string output, string line)
+    {
+        var others = output.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && l != line.Trim()).ToList();
+        Assert.True(others.Count == 0, $"the job printed more than its line:\n{string.Join("\n", others)}");
     }
 
     /// <summary>SIGTERM to every rank; they stop together with exit 143.</summary>

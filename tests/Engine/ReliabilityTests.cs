@@ -20,30 +20,6 @@ public sealed class ReliabilityTests
 
     private static IEnumerable<string> MetricsOf(string dir) => WithoutTime(RunFiles.ParseMetrics(File.ReadAllText(Path.Combine(dir, "metrics.csv"))));
 
-    /// <summary>Cancels its token once a given step has finished.</summary>
-    private sealed class CancelAt(int step, CancellationTokenSource source) : ITrainingObserver
-    {
-        public void Started(TrainConfig config, string accelerator, long parameters, long deviceBytes, int firstStep)
-        {
-        }
-
-        public void Step(int s, int steps, double imagesPerSecond, double elapsedSeconds)
-        {
-            if (s == step)
-            {
-                source.Cancel();
-            }
-        }
-
-        public void Evaluated(MetricsRow row, int steps)
-        {
-        }
-
-        public void Skipped(int s, string reason)
-        {
-        }
-    }
-
     public static TheoryData<string> Configurations => new() { "sgd-momentum", "adam-batchnorm", "recipe", "validation", "early-stop" };
 
     // "early-stop": a learning rate too small to change any accuracy, so the run stops at step 20 (the best at step 5,
@@ -165,6 +141,31 @@ public sealed class ReliabilityTests
             Assert.Equal([secondCode], exits);
             Assert.Equal(firstCode, interrupt.ExitCode);
         }
+    }
+
+    /// <summary>
+    /// A rank ending its job (MPI_Abort after its one line) gets mpirun's SIGTERM: no "stopping after the current step"
+    /// line, no stop request, no exit of its own (the abort ends the process).
+    /// </summary>
+    [Theory]
+    [InlineData(PosixSignal.SIGINT)]
+    [InlineData(PosixSignal.SIGTERM)]
+    public void SignalsWhileTheJobEndsAreTakenInSilence(PosixSignal signal)
+    {
+        var exits = new List<int>();
+        using var messages = new StringWriter();
+        using var interrupt = new GpuNet.Cli.Interrupt(exits.Add, messages);
+        interrupt.EndJob();
+        foreach (int _ in new[] { 1, 2 })
+        {
+            var context = new PosixSignalContext(signal);
+            interrupt.Handle(context);
+            Assert.True(context.Cancel, "the abort in progress ends the process, not the signal");
+        }
+
+        Assert.False(interrupt.Token.IsCancellationRequested);
+        Assert.Empty(exits);
+        Assert.Equal("", messages.ToString());
     }
 
     [Fact]

@@ -5,8 +5,9 @@ namespace GpuNet.Engine.Distributed;
 
 /// <summary>
 /// The processes that mpirun started (MPI_COMM_WORLD), through Open MPI's C API. The first one opened in a process
-/// initializes MPI (MPI_Init_thread, MPI_THREAD_SERIALIZED) unless something else already did, and the last one
-/// disposed finalizes it if it was this class that initialized it; MPI cannot start again in a process after that.
+/// initializes MPI (MPI_Init_thread, MPI_THREAD_MULTIPLE, which must be granted) unless something else already did,
+/// and the last one disposed finalizes it if it was this class that initialized it; MPI cannot start again in a
+/// process after that.
 /// Errors come back as return codes (MPI_ERRORS_RETURN on MPI_COMM_WORLD) and every one becomes a
 /// <see cref="DistributedException"/>. All MPI calls of the process go through one lock, so any thread may call.
 /// </summary>
@@ -128,6 +129,9 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     /// <summary>
     /// MPI_Abort on MPI_COMM_WORLD: Open MPI ends every rank and mpirun exits with <paramref name="exitCode"/>. It
     /// does not wait for the lock that serializes MPI calls, so it works while another thread is stuck in a collective.
+    /// The caller has said why (GpuNet's one line), so Open MPI 4's MPI_ABORT banner from this rank, which would only
+    /// repeat the code, is left out: the rank's help messages are silenced first (see
+    /// <see cref="OpenMpiLibrary.ExecuteQuiet"/>; on an Open MPI without the flag the banner stays).
     /// </summary>
     [DoesNotReturn]
     public void Abort(int exitCode)
@@ -135,6 +139,11 @@ public sealed unsafe class MpiCommunicator : ICommunicator
         int finalized = 0;
         if (mpi.Finalized(&finalized) == OpenMpiLibrary.Success && finalized == 0)
         {
+            if (mpi.ExecuteQuiet is not null)
+            {
+                *mpi.ExecuteQuiet = true;
+            }
+
             mpi.Abort(mpi.CommWorld, exitCode);
         }
 

@@ -57,6 +57,7 @@ internal sealed unsafe class OpenMpiLibrary
         Barrier = (delegate* unmanaged[Cdecl]<nint, int>)Symbol(handle, name, "MPI_Barrier");
         Abort = (delegate* unmanaged[Cdecl]<nint, int, int>)Symbol(handle, name, "MPI_Abort");
         ErrorString = (delegate* unmanaged[Cdecl]<int, byte*, int*, int>)Symbol(handle, name, "MPI_Error_string");
+        ExecuteQuiet = NativeLibrary.TryGetExport(handle, "orte_execute_quiet", out nint quiet) ? (bool*)quiet : null;
     }
 
     /// <summary>The name the library was loaded by.</summary>
@@ -118,6 +119,14 @@ internal sealed unsafe class OpenMpiLibrary
 
     /// <summary><c>int MPI_Barrier(MPI_Comm comm)</c>.</summary>
     public delegate* unmanaged[Cdecl]<nint, int> Barrier { get; }
+
+    /// <summary>
+    /// Open MPI 4's run-time flag <c>bool orte_execute_quiet</c> (libopen-rte.so.40, found through libmpi's
+    /// dependencies; the MCA parameter <c>orte_execute_quiet</c>, what <c>mpirun -q</c> sets), which silences this
+    /// process's help messages (orte_show_help), MPI_Abort's banner among them; null where the library has none (Open MPI
+    /// 5 has no ORTE). MPI_T cannot set it after MPI_Init (MPI_T_cvar_write refuses: it is read at start).
+    /// </summary>
+    public bool* ExecuteQuiet { get; }
 
     /// <summary><c>int MPI_Abort(MPI_Comm comm, int errorcode)</c>.</summary>
     public delegate* unmanaged[Cdecl]<nint, int, int> Abort { get; }
