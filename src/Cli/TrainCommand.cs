@@ -130,7 +130,6 @@ internal static class TrainCommand
                 Console.Error.Flush();
             }
 
-            communicator.Barrier();
             return LeaveTogether(communicator, Program.UsageError);
         }
 
@@ -175,7 +174,7 @@ internal static class TrainCommand
 
             var progress = new ConsoleProgress(root ? output : TextWriter.Null, interactive && root);
             TrainResult result;
-            using (var interrupt = new Interrupt())
+            using (var interrupt = new Interrupt(announce: communicator.Size == 1))
             {
                 try
                 {
@@ -188,9 +187,11 @@ internal static class TrainCommand
                     if (root)
                     {
                         output.WriteLine(e.Message);
+                        output.Flush();
                     }
 
-                    return e.ExitCode;
+                    // Every rank stopped after the same step and gets here.
+                    return LeaveTogether(communicator, e.ExitCode);
                 }
                 finally
                 {
@@ -230,8 +231,10 @@ internal static class TrainCommand
     /// Runs one rank's part of a job. When it throws on one rank of several, another rank may be waiting in a
     /// collective for this one, so the whole job is aborted with the error's exit code (2 for a usage error, else 1),
     /// its one line on <paramref name="error"/> first. The abort is made in an exception filter, so it comes before the
-    /// stack unwinds, that is before any disposal in <paramref name="run"/> that could block (the device, NCCL's
-    /// communicator); for every exception type, out-of-memory included.
+    /// stack unwinds through <paramref name="run"/>'s <c>using</c>s and <c>finally</c>s, that is before the disposals
+    /// that could block (the device, NCCL's communicator); for every exception type, out-of-memory included. Only a
+    /// <c>catch</c> inside that frees a half-built object and rethrows (a constructor's clean-up, as the training
+    /// session's or the device's) runs first: it holds nothing queued on the device yet.
     /// </summary>
     internal static int RunOrAbort(ICommunicator communicator, Func<int> run, TextWriter? error = null)
     {
@@ -249,23 +252,24 @@ internal static class TrainCommand
     private static bool AbortJob(Exception e, ICommunicator communicator, TextWriter error)
     {
         int code = e is ConfigurationException ? Program.UsageError : Program.Failure;
-        Interrupt.EndingJob();
         error.WriteLine($"gpunet (rank {communicator.Rank} of {communicator.Size}): {Program.OneLine(e.Message)}");
         communicator.Abort(code);
         return true;
     }
 
     /// <summary>
-    /// Ends a job whose ranks have all agreed on <paramref name="exitCode"/> and printed what they had to say (after a
-    /// barrier): every rank aborts the job with that code, Open MPI's own banner silenced
-    /// (<see cref="MpiCommunicator.Abort"/>). Returning it instead would have mpirun add its notice that a process
-    /// exited non-zero. One process returns the code.
+    /// Ends a job whose ranks have all agreed on <paramref name="exitCode"/>, once each has printed what it had to say
+    /// (flushed, then a barrier): a non-zero code ends it through an abort with that code, Open MPI's own banner silenced
+    /// (<see cref="MpiCommunicator.Abort"/>), since a rank returning it would have mpirun add its notice that a process
+    /// exited non-zero. One process, or a code of 0, returns the code.
     /// </summary>
     private static int LeaveTogether(ICommunicator communicator, int exitCode)
     {
-        if (communicator.Size > 1)
+        if (communicator.Size > 1 && exitCode != 0)
         {
-            Interrupt.EndingJob();
+            Console.Out.Flush();
+            Console.Error.Flush();
+            communicator.Barrier();
             communicator.Abort(exitCode);
         }
 

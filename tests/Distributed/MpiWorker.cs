@@ -397,26 +397,44 @@ internal static class MpiWorker
             }
         }
 
-        int mpiStop = StopOnRankOne(communicator, config, dataset, device, DataParallel.Create(communicator, device), Dir("mpi-stop"));
-        int deviceStop = StopOnRankOne(communicator, config, dataset, device, DataParallel.OnDevice(communicator, new HostMemorySum(communicator)), Dir("device-stop"));
+        // Reads come after steps 20 and 40. MPI: a request after step 5 stops every rank after step 6. Device path: a
+        // read after step r sees the requests made before step r - 1, so one after step 5 or 18 stops at 20; one after
+        // step 19 would stop at 40, the last step, where the run finishes instead.
+        DataParallel OnDevice() => DataParallel.OnDevice(communicator, new HostMemorySum(communicator));
+        int mpiStop = StopOnRankOne(communicator, config, dataset, device, DataParallel.Create(communicator, device), 5, Dir("mpi-stop"));
+        int deviceStop = StopOnRankOne(communicator, config, dataset, device, OnDevice(), 5, Dir("device-stop"));
         Assert.Equal(6, mpiStop);
         Assert.Equal(20, deviceStop);
+        Assert.Equal(20, StopOnRankOne(communicator, config, dataset, device, OnDevice(), 18, Dir("device-stop-18")));
+        Assert.Equal(0, StopOnRankOne(communicator, config, dataset, device, OnDevice(), 19, Dir("device-stop-19")));
+        Assert.True(rank != 0 || File.Exists(Path.Combine(Dir("device-stop-19"), "model.safetensors")));
         Console.WriteLine($"rank {rank} of {communicator.Size}: device-path ok (stopped after step {mpiStop} by MPI, {deviceStop} on the device path)");
     }
 
-    /// <summary>Trains with rank 1 asked to stop after step 5; returns the step every rank stopped after (asserted equal).</summary>
-    private static int StopOnRankOne(MpiCommunicator communicator, TrainConfig config, Dataset dataset, Device device, DataParallel parallel, string dir)
+    /// <summary>
+    /// Trains with rank 1 asked to stop after step <paramref name="askAfter"/>; returns the step every rank stopped after
+    /// (asserted equal), or 0 when every rank finished the run.
+    /// </summary>
+    private static int StopOnRankOne(MpiCommunicator communicator, TrainConfig config, Dataset dataset, Device device, DataParallel parallel, int askAfter, string dir)
     {
         using var owned = parallel;
         using var cancel = new CancellationTokenSource();
-        var observer = communicator.Rank == 1 ? new CancelAt(5, cancel) : null;
-        var stopped = Assert.Throws<TrainingInterruptedException>(() => Trainer.Run(config, dataset, device, dir, observer, options: new TrainerOptions(Parallel: parallel), cancel: cancel.Token));
-        Assert.Equal(DataParallel.InterruptCode, stopped.ExitCode);
-        int step = int.Parse(System.Text.RegularExpressions.Regex.Match(stopped.Message, @"after step (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
+        var observer = communicator.Rank == 1 ? new CancelAt(askAfter, cancel) : null;
+        int step = 0;
+        try
+        {
+            Trainer.Run(config, dataset, device, dir, observer, options: new TrainerOptions(Parallel: parallel), cancel: cancel.Token);
+        }
+        catch (TrainingInterruptedException stopped)
+        {
+            Assert.Equal(DataParallel.InterruptCode, stopped.ExitCode);
+            step = int.Parse(System.Text.RegularExpressions.Regex.Match(stopped.Message, @"after step (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
+        }
+
         Span<int> extremes = [step, -step];
         communicator.AllReduceMax(extremes);
         Assert.True(extremes[0] == -extremes[1], $"rank {communicator.Rank} stopped after step {step}, another after {(extremes[0] == step ? -extremes[1] : extremes[0])}");
-        if (communicator.Rank == 0)
+        if (communicator.Rank == 0 && step > 0)
         {
             Assert.Equal(step, Checkpoint.Read(Path.Combine(dir, Checkpoint.FileName)).State.Step);
         }

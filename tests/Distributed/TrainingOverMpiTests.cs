@@ -324,6 +324,13 @@ public sealed class TrainingOverMpiTests(ITestOutputHelper log)
         int code = run.WaitForExit();
         log.WriteLine($"after SIGTERM to the ranks: exit {code}\n{run.Output}");
         Assert.Equal(143, code);
+
+        // One line says so (rank 0's); no rank's "stopping after the current step", no mpirun notice.
+        Assert.Single(run.Output.Split('\n'), line => line.Contains("Interrupted after step", StringComparison.Ordinal));
+        foreach (string other in (string[])["stopping after the current step", "MPI_ABORT", "Primary job", "non-zero"])
+        {
+            Assert.DoesNotContain(other, run.Output, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

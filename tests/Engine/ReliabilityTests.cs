@@ -144,28 +144,39 @@ public sealed class ReliabilityTests
     }
 
     /// <summary>
-    /// A rank ending its job (MPI_Abort after its one line) gets mpirun's SIGTERM: no "stopping after the current step"
-    /// line, no stop request, no exit of its own (the abort ends the process).
+    /// A rank of several (announce off) takes a signal as a stop request in silence: it may be mpirun ending the job
+    /// because another rank failed, and rank 0 reports an agreed stop when it happens.
     /// </summary>
     [Theory]
-    [InlineData(PosixSignal.SIGINT)]
-    [InlineData(PosixSignal.SIGTERM)]
-    public void SignalsWhileTheJobEndsAreTakenInSilence(PosixSignal signal)
+    [InlineData(PosixSignal.SIGINT, 130)]
+    [InlineData(PosixSignal.SIGTERM, 143)]
+    public void ARankOfSeveralTakesASignalInSilence(PosixSignal signal, int code)
     {
         var exits = new List<int>();
         using var messages = new StringWriter();
-        using var interrupt = new GpuNet.Cli.Interrupt(exits.Add, messages);
-        interrupt.EndJob();
-        foreach (int _ in new[] { 1, 2 })
-        {
-            var context = new PosixSignalContext(signal);
-            interrupt.Handle(context);
-            Assert.True(context.Cancel, "the abort in progress ends the process, not the signal");
-        }
-
-        Assert.False(interrupt.Token.IsCancellationRequested);
+        using var interrupt = new GpuNet.Cli.Interrupt(exits.Add, messages, announce: false);
+        var context = new PosixSignalContext(signal);
+        interrupt.Handle(context);
+        Assert.True(context.Cancel);
+        Assert.True(interrupt.Token.IsCancellationRequested);
+        Assert.Equal(code, interrupt.ExitCode);
         Assert.Empty(exits);
         Assert.Equal("", messages.ToString());
+    }
+
+    /// <summary>A stop requested for the last step is no stop: the run is whole and writes its model and summary.</summary>
+    [Fact]
+    public void AStopRequestedAtTheLastStepFinishesTheRun()
+    {
+        string dir = SyntheticData.NewDirectory();
+        var config = new TrainConfig { Dataset = DatasetKind.Mnist, DataDir = DataDir.Value, Hidden = [8], BatchSize = 20, Steps = 6, EvalEvery = 3, Accelerator = AcceleratorKind.Cpu };
+        using var device = Device.Open(AcceleratorKind.Cpu);
+        using var cancel = new CancellationTokenSource();
+        var result = Trainer.Run(config, Data.Value, device, dir, new CancelAt(config.Steps - 1, cancel), cancel: cancel.Token);
+        Assert.True(cancel.IsCancellationRequested);
+        Assert.Equal(config.Steps, result.Rows[^1].Step);
+        Assert.True(File.Exists(Path.Combine(dir, "model.safetensors")));
+        Assert.True(File.Exists(Path.Combine(dir, "summary.json")));
     }
 
     [Fact]

@@ -195,7 +195,9 @@ public sealed class DataParallel : IDisposable
     /// <summary>
     /// At a read point, on the NCCL path: the stop code of the carried flag sums the device recorded for the step just
     /// read (<paramref name="recorded"/>, the same on every rank, since every rank reads after the same steps); 0 on the
-    /// other paths, which agreed in <see cref="AgreeOnStop"/>.
+    /// other paths, which agreed in <see cref="AgreeOnStop"/>. The check of step s puts the request offered before step
+    /// s in the flags, step s + 1's sum carries it and its check records it, so a read after step r sees the requests
+    /// offered before step r - 1: a request that comes later waits for the next read point.
     /// </summary>
     public int StopAtRead(int recorded) => Method == Communication.Nccl ? recorded : 0;
 

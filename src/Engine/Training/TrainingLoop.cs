@@ -80,9 +80,10 @@ internal sealed class TrainingLoop
             // The ranks agree after the same step, with no collective of their own: on the MPI path the request offered
             // above rode in the step's gradient sum; on the NCCL path it rides there too, and the host learns the sum
             // at the next read point (below), the same step on every rank.
+            // A stop agreed after the last step is no stop: the run is whole, and finishing writes its model and summary.
             int stopCode = parallel.AgreeOnStop(StopRequest(cancel));
             collectivesInSteps += parallel.Collectives - collectives;
-            bool stopping = stopCode != 0;
+            bool stopping = stopCode != 0 && step < config.Steps;
             bool evaluate = step % config.EvalEvery == 0 || step == config.Steps;
             bool checkpoint = stopping || step == config.Steps || (config.CheckpointEvery > 0 && step % config.CheckpointEvery == 0);
             // Progress reads are timed, so ranks would read at different steps: data-parallel runs read only where all do.
@@ -91,7 +92,7 @@ internal sealed class TrainingLoop
             {
                 var report = ReadDevice(step);
                 session.Step.PrepareOrders(step + 1);
-                if (!stopping && parallel.StopAtRead(report.StopCode) is var recorded and not 0)
+                if (!stopping && step < config.Steps && parallel.StopAtRead(report.StopCode) is var recorded and not 0)
                 {
                     (stopCode, stopping, checkpoint) = (recorded, true, true);
                 }
