@@ -166,13 +166,17 @@ public sealed partial class MpiRun : IDisposable
         Assert.Equal(0, kill.ExitCode);
     }
 
-    /// <summary>Waits for mpirun to exit (and its output to end); kills the job and fails after <see cref="HangGuard"/>.</summary>
-    public int WaitForExit()
+    /// <summary>
+    /// Waits for mpirun to exit (and its output to end); kills the job and fails after <paramref name="guard"/> (by
+    /// default <see cref="HangGuard"/>).
+    /// </summary>
+    public int WaitForExit(TimeSpan? guard = null)
     {
-        if (!process.WaitForExit(HangGuard))
+        var limit = guard ?? HangGuard;
+        if (!process.WaitForExit(limit))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"mpirun did not exit within {HangGuard}; output:\n{Output}");
+            throw new TimeoutException($"mpirun did not exit within {limit}; output:\n{Output}");
         }
 
         process.WaitForExit();
