@@ -25,7 +25,7 @@ public sealed class MpiTests(ITestOutputHelper output)
         Assert.True(code == 7, $"mpirun exited with {code}, not the 7 given to MPI_Abort:\n{run.Output}");
         Assert.Contains("rank 1 aborting", run.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("passed a barrier", run.Output, StringComparison.Ordinal);
-        OnlyLines(run.Output, "rank 1 aborting");
+        MpiRun.PrintedOnly(run.Output, "rank 1 aborting");
     }
 
     [Fact]
@@ -106,7 +106,7 @@ public sealed class MpiTests(ITestOutputHelper output)
         Assert.Contains("gpunet (rank 1 of 2): the training images end early (a test's error)", run.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("disposing", run.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("passed a barrier", run.Output, StringComparison.Ordinal);
-        OnlyLines(run.Output, "rank 1 throwing", "rank 0 waiting in a barrier", "gpunet (rank 1 of 2): the training images end early (a test's error)");
+        MpiRun.PrintedOnly(run.Output, "rank 1 throwing", "rank 0 waiting in a barrier", "gpunet (rank 1 of 2): the training images end early (a test's error)");
     }
 
     /// <summary>
@@ -118,16 +118,6 @@ public sealed class MpiTests(ITestOutputHelper output)
     public void TheDevicePathTrainsTheMpiPathsBitsAndStopsEveryRankAtTheSameReadPoint()
     {
         EveryRankOk("device-path", SyntheticData.NewDirectory());
-    }
-
-    /// <summary>
-    /// Requires that the job printed nothing but <paramref name="expected"/> (and blank lines): no MPI_ABORT banner from
-    /// Open MPI, nor its half-sent help message (an ORTE_ERROR_LOG line), after the rank's own line.
-    /// </summary>
-    private static void OnlyLines(string printed, params string[] expected)
-    {
-        var others = printed.Split('\n').Where(line => line.Trim().Length > 0 && !expected.Contains(line.Trim())).ToList();
-        Assert.True(others.Count == 0, $"the job printed more than its lines:\n{string.Join("\n", others)}");
     }
 
     /// <summary>Runs worker <paramref name="name"/> on 2 ranks; requires exit 0 and both ranks' "NAME ok" line.</summary>

@@ -237,7 +237,7 @@ public sealed class TrainingOverMpiTests(ITestOutputHelper log)
         const string reason = "BatchNorm needs at least 2 images per rank, but --batch-size 2 over 2 ranks gives 1; use --batch-size 4 or more";
         Assert.Single(output.Split('\n'), line => line.Contains(reason, StringComparison.Ordinal));
         Assert.DoesNotContain("MPI_ABORT", output, StringComparison.Ordinal);
-        OnlyLine(output, output.Split('\n').Single(line => line.Contains(reason, StringComparison.Ordinal)));
+        MpiRun.PrintedOnly(output, output.Split('\n').Single(line => line.Contains(reason, StringComparison.Ordinal)));
         Assert.DoesNotContain("training ", output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(dir));
 
@@ -256,7 +256,7 @@ public sealed class TrainingOverMpiTests(ITestOutputHelper log)
         Assert.Equal(2, code);
         Assert.Single(output.Split('\n'), line => line.Contains("--batch-size 4 over 4 ranks gives 1", StringComparison.Ordinal));
         Assert.DoesNotContain("MPI_ABORT", output, StringComparison.Ordinal);
-        OnlyLine(output, output.Split('\n').Single(line => line.Contains("--batch-size 4 over 4 ranks gives 1", StringComparison.Ordinal)));
+        MpiRun.PrintedOnly(output, output.Split('\n').Single(line => line.Contains("--batch-size 4 over 4 ranks gives 1", StringComparison.Ordinal)));
         Assert.Equal(1, Checkpoint.Read(Path.Combine(stopped, Checkpoint.FileName)).State.Step);
     }
 
@@ -278,7 +278,7 @@ public sealed class TrainingOverMpiTests(ITestOutputHelper log)
         Assert.Single(output.Split('\n'), l => l.StartsWith("gpunet", StringComparison.Ordinal));
         Assert.Contains(line, output, StringComparison.Ordinal);
         Assert.DoesNotContain("MPI_ABORT", output, StringComparison.Ordinal);
-        OnlyLine(output, line);
+        MpiRun.PrintedOnly(output, line);
     }
 
     /// <summary>
@@ -301,16 +301,6 @@ public sealed class TrainingOverMpiTests(ITestOutputHelper log)
         Assert.Equal(errors.Count, errors.Distinct().Count());
         var others = lines.Except(errors).Where(l => !l.StartsWith("data parallel: ", StringComparison.Ordinal) && !l.StartsWith("training ", StringComparison.Ordinal) && !l.StartsWith("step ", StringComparison.Ordinal)).ToList();
         Assert.True(others.Count == 0, $"the job printed more than its lines:\n{string.Join("\n", others)}");
-    }
-
-    /// <summary>
-    /// Requires that a job printed <paramref name="line"/> and nothing else but blank lines: neither Open MPI's abort
-    /// banner nor mpirun's notice that a process exited non-zero.
-    /// </summary>
-    private static void OnlyLine(string output, string line)
-    {
-        var others = output.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && l != line.Trim()).ToList();
-        Assert.True(others.Count == 0, $"the job printed more than its line:\n{string.Join("\n", others)}");
     }
 
     /// <summary>SIGTERM to every rank; they stop together with exit 143.</summary>

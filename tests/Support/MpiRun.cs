@@ -158,6 +158,18 @@ public sealed partial class MpiRun : IDisposable
         }
     }
 
+    /// <summary>
+    /// Requires that a job printed nothing but <paramref name="expected"/> (compared trimmed) and blank lines: no
+    /// MPI_ABORT banner from Open MPI, no half-sent help message (an ORTE_ERROR_LOG line), no mpirun notice that a
+    /// process exited non-zero.
+    /// </summary>
+    public static void PrintedOnly(string printed, params string[] expected)
+    {
+        var allowed = expected.Select(line => line.Trim()).ToHashSet();
+        var others = printed.Split('\n').Select(line => line.Trim()).Where(line => line.Length > 0 && !allowed.Contains(line)).ToList();
+        Assert.True(others.Count == 0, $"the job printed more than its lines:\n{string.Join("\n", others)}");
+    }
+
     /// <summary>Sends <paramref name="signal"/> (e.g. KILL, TERM) to process <paramref name="pid"/>.</summary>
     public static void Signal(int pid, string signal)
     {
